@@ -1,0 +1,92 @@
+"""Exact fixed-point sum of raw products (the core of a single-rounding dot product)."""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .raw import RawShape
+
+__all__ = ["ProductSum", "adder_tree", "MAX_FIXED_WIDTH"]
+
+#: Widest exact fixed-point sum a dot unit builds (bf16 products would need 522 bits).
+MAX_FIXED_WIDTH = 160
+
+
+def adder_tree(values):
+    """Balanced sum of a list of values (log-depth, as synthesis would want it)."""
+    values = list(values)
+    while len(values) > 1:
+        values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]
+
+
+class ProductSum(wiring.Component):
+    """Exact sum of ``lanes`` raw values of one shape, as one raw value (combinational).
+
+    Each term is shifted to the fixed-point grid of the smallest LSB exponent
+    ``exp_lo`` (``sig << (exp - exp_lo)``), signed, and summed in a balanced adder
+    tree wide enough that nothing is lost.  NaN if any term is NaN or infinities
+    of both signs meet; an exact zero sum is -0 only when every term is -0.
+    """
+
+    def __init__(self, term_shape: RawShape, lanes: int):
+        self.term_shape, self.lanes = term_shape, lanes
+        self.fixed_width = self.check_width(term_shape)
+        sum_width = self.fixed_width + (lanes - 1).bit_length()
+        self.out_shape = RawShape(sum_width, term_shape.exp_lo, term_shape.exp_lo)
+        super().__init__({
+            "terms": In(data.ArrayLayout(term_shape.layout, lanes)),
+            "sum": Out(self.out_shape.layout),
+        })
+
+    @staticmethod
+    def check_width(term_shape: RawShape) -> int:
+        """Fixed-point width of one term; ValueError if it exceeds MAX_FIXED_WIDTH."""
+        width = term_shape.exp_hi - term_shape.exp_lo + term_shape.sig_width
+        if width > MAX_FIXED_WIDTH:
+            raise ValueError(f"an exact sum of these products needs {width} bits (more than "
+                             f"{MAX_FIXED_WIDTH}): the format's exponent range is too wide for a dot unit")
+        return width
+
+    def elaborate(self, platform):
+        m = Module()
+        shape = self.term_shape
+        fixed = []
+        for i, t in enumerate(self.terms):
+            magnitude = Signal(self.fixed_width, name=f"fixed{i}")
+            m.d.comb += magnitude.eq(t.sig << (t.exp - shape.exp_lo).as_unsigned())
+            value = Signal(signed(self.fixed_width + 1), name=f"term{i}")
+            m.d.comb += value.eq(Mux(t.sign, -magnitude, magnitude))
+            fixed.append(value)
+        total = Signal(signed(self.out_shape.sig_width + 1))
+        m.d.comb += total.eq(adder_tree(fixed))
+
+        terms = list(self.terms)
+        any_nan = 0
+        pos_inf = neg_inf = 0
+        all_neg_zero = 1
+        for t in terms:
+            any_nan |= t.nan
+            pos_inf |= t.inf & ~t.sign
+            neg_inf |= t.inf & t.sign
+            all_neg_zero &= t.zero & t.sign
+        nan = Signal()
+        m.d.comb += nan.eq(any_nan | (pos_inf & neg_inf))
+        out = self.sum
+        m.d.comb += [
+            out.nan.eq(nan),
+            out.inf.eq(~nan & (pos_inf | neg_inf)),
+            out.zero.eq(~nan & ~(pos_inf | neg_inf) & (total == 0)),
+            out.sig.eq(Mux(total < 0, -total, total)),
+            out.exp.eq(shape.exp_lo),
+        ]
+        with m.If(pos_inf | neg_inf):
+            m.d.comb += out.sign.eq(neg_inf)
+        with m.Elif(total == 0):
+            m.d.comb += out.sign.eq(all_neg_zero)
+        with m.Else():
+            m.d.comb += out.sign.eq(total < 0)
+        return m

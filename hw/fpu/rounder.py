@@ -1,0 +1,93 @@
+"""The one rounder every float operator ends in."""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..formats import FloatFormat, Special
+from .raw import RawShape, leading_zeros
+
+__all__ = ["Rounder"]
+
+
+class Rounder(wiring.Component):
+    """Raw value -> code of ``fmt``, rounded to nearest, ties to even (combinational).
+
+    Normalises with a leading-zero count, denormalises below ``fmt.emin``
+    (or flushes to zero when ``fmt.subnormals`` is false, before rounding), rounds
+    on guard and sticky bits, and applies the format's overflow rule: IEEE ->
+    +-Inf, FN -> NaN with the sign, FNUZ -> NaN, NONE -> +-max (``saturate`` gives
+    +-max in every format).  A raw NaN becomes the positive canonical NaN
+    (+0 in a format without NaN).  Callers that dropped bits below ``sig`` jam a
+    sticky 1 into its LSB, at least two places below the rounding position.
+    """
+
+    def __init__(self, raw_shape: RawShape, fmt: FloatFormat, saturate: bool = False):
+        self.raw_shape = raw_shape
+        self.fmt = fmt
+        self.saturate = saturate
+        super().__init__({"raw": In(raw_shape.layout), "bits": Out(fmt.width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt, raw = self.fmt, self.raw
+        width = self.raw_shape.sig_width
+        prec = fmt.precision
+        frame = max(width, prec + 2)  # kept bits, guard, and one or more sticky bits
+
+        lz = Signal(range(width + 1))
+        norm = Signal(frame)
+        top = Signal(self.raw_shape.top_shape)
+        m.d.comb += [
+            lz.eq(leading_zeros(raw.sig)),
+            norm.eq((raw.sig << lz)[:width] << (frame - width)),
+            top.eq(raw.exp + (width - 1) - lz),
+        ]
+
+        # Below the normal range the significand moves right; by prec + 1 places
+        # at most, which already puts the leading bit below the guard bit.
+        under = Signal(range(prec + 2))
+        m.d.comb += under.eq(Mux(top < fmt.emin, Mux(fmt.emin - top > prec + 1, prec + 1, fmt.emin - top), 0))
+        shifted = Signal(frame)
+        lost = Signal()
+        m.d.comb += [
+            shifted.eq(norm >> under),
+            lost.eq((shifted << under)[:frame] != norm),
+        ]
+        kept = shifted[frame - prec:]
+        guard = shifted[frame - prec - 1]
+        sticky = shifted[:frame - prec - 1].any() | lost
+        rounded = Signal(prec + 1)
+        m.d.comb += rounded.eq(kept + (guard & (sticky | kept[0])))
+
+        binade = Signal(signed(self.raw_shape.top_shape.width + 2))
+        m.d.comb += binade.eq(Mux(top < fmt.emin, 0, top - fmt.emin))
+        code = Signal(signed(binade.shape().width + fmt.man_bits + 2))
+        m.d.comb += code.eq((binade << fmt.man_bits) + rounded)
+
+        flushed = (top < fmt.emin) if not fmt.subnormals else 0
+        sign = raw.sign << (fmt.width - 1)
+
+        if self.saturate or fmt.special is Special.NONE:
+            over_code = fmt.max_code | sign
+        elif fmt.special is Special.IEEE:
+            over_code = fmt.inf_code | sign
+        elif fmt.special is Special.FN:
+            over_code = fmt.nan_code | sign
+        else:
+            over_code = fmt.nan_code
+        zero_code = sign if fmt.has_negative_zero else 0
+
+        with m.If(raw.nan):
+            m.d.comb += self.bits.eq(fmt.nan_code if fmt.has_nan else 0)
+        with m.Elif(raw.inf):
+            m.d.comb += self.bits.eq(over_code)
+        with m.Elif(raw.zero | flushed | (code == 0)):
+            m.d.comb += self.bits.eq(zero_code)
+        with m.Elif(code > fmt.max_code):
+            m.d.comb += self.bits.eq(over_code)
+        with m.Else():
+            m.d.comb += self.bits.eq(code[:fmt.width - 1] | sign)
+        return m

@@ -1,0 +1,1 @@
+"""cocotb regressions of the generated Verilog against the golden model."""
