@@ -17,7 +17,7 @@ __all__ = ["run_groups", "BUILD_ROOT"]
 BUILD_ROOT = Path(os.environ.get("HW_SIM_BUILD", Path(__file__).resolve().parent.parent / "build" / "sim"))
 
 #: Verilator: no warnings as errors (the units are linted on their own in the tests).
-VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0"]
+VERILATOR_ARGS = ["--no-public-flat-rw", "--public-depth", "1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0"]
 
 
 def _write(path: Path, text: str):
@@ -66,7 +66,7 @@ def run_groups(groups: list[Group], sim: str = "verilator", seed: int = 1, name:
     results.unlink(missing_ok=True)
     runner.test(test_module="sim.tb_units", hdl_toplevel="harness", build_dir=build_dir, test_dir=build_dir,
                 seed=seed, extra_env={"HW_VECTORS": str(vectors), "HW_RESULTS": str(results)},
-                results_xml=f"results-{os.getpid()}.xml", log_file=build_dir / f"test-{os.getpid()}.log")
+                results_xml=str(build_dir / f"results-{os.getpid()}.xml"), log_file=build_dir / f"test-{os.getpid()}.log")
     if not results.exists():
         raise RuntimeError(f"the {sim} simulation wrote no results; see {build_dir}/test-{os.getpid()}.log")
     summary = json.loads(results.read_text())

@@ -45,7 +45,7 @@ _bit_length_obj = np.frompyfunc(int.bit_length, 1, 1)
 def bit_length(mag: np.ndarray) -> np.ndarray:
     """Vectorised ``int.bit_length`` for uint64 or object arrays of non-negative ints."""
     if mag.dtype == object:
-        return _bit_length_obj(mag).astype(np.int64)
+        return np.asarray(_bit_length_obj(mag), dtype=np.int64)
     mag = mag.astype(np.uint64)
     length = np.zeros(mag.shape, dtype=np.int64)
     for step in (32, 16, 8, 4, 2, 1):

@@ -83,10 +83,7 @@ class FusedAdd(wiring.Component):
         small_jammed = aligned | sticky
 
         total = Signal(signed(W + 1))
-        with m.If(big_sign == small_sign):
-            m.d.comb += total.eq(big_sig + small_jammed)
-        with m.Else():
-            m.d.comb += total.eq(big_sig - small_jammed)
+        m.d.comb += total.eq(Mux(big_sign == small_sign, big_sig + small_jammed, big_sig - small_jammed))
 
         nan = x.nan | y.nan | (x.inf & y.inf & (x.sign != y.sign))
         inf = (x.inf | y.inf) & ~nan
@@ -97,10 +94,7 @@ class FusedAdd(wiring.Component):
             out.sig.eq(Mux(total < 0, -total, total)),
             out.exp.eq(big_top + 2 - W),
         ]
-        with m.If(inf):
-            m.d.comb += out.sign.eq(Mux(x.inf, x.sign, y.sign))
-        with m.Elif(total == 0):
-            m.d.comb += out.sign.eq(x.sign & y.sign & x.zero & y.zero)
-        with m.Else():
-            m.d.comb += out.sign.eq(big_sign ^ (total < 0))
+        m.d.comb += out.sign.eq(Mux(inf, Mux(x.inf, x.sign, y.sign),
+                                    Mux(total == 0, x.sign & y.sign & x.zero & y.zero,
+                                        big_sign ^ (total < 0))))
         return m

@@ -83,10 +83,7 @@ class ProductSum(wiring.Component):
             out.sig.eq(Mux(total < 0, -total, total)),
             out.exp.eq(shape.exp_lo),
         ]
-        with m.If(pos_inf | neg_inf):
-            m.d.comb += out.sign.eq(neg_inf)
-        with m.Elif(total == 0):
-            m.d.comb += out.sign.eq(all_neg_zero)
-        with m.Else():
-            m.d.comb += out.sign.eq(total < 0)
+        # Mux, not m.If: a process driving part of ``sum`` would also take the
+        # constant ``exp`` into an ``always @*`` that Verilog never evaluates.
+        m.d.comb += out.sign.eq(Mux(pos_inf | neg_inf, neg_inf, Mux(total == 0, all_neg_zero, total < 0)))
         return m
