@@ -88,8 +88,8 @@ class Exact:
         mag = self.mag.astype(np.float64) if self.mag.dtype == object else self.mag
         out = np.ldexp(np.asarray(mag, dtype=np.float64), self.exp)
         out = np.where(self.inf, np.inf, out)
-        out = np.where(self.neg, -out, out)
-        return np.where(self.nan, np.nan, out)
+        out = np.where(self.nan, np.nan, out)
+        return np.where(self.neg, -out, out)
 
 
 def _compress(exact: Exact) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -130,7 +130,7 @@ def round_at(exact: Exact, lsb_exp, rounding: Rounding, rng=None):
     if rounding is Rounding.RTZ:
         up = np.zeros(mag.shape, dtype=bool)
     elif rounding is Rounding.RNE:
-        half = np.where(shift > 0, np.uint64(1) << (right - np.uint64(1)), np.uint64(0))
+        half = np.where(shift > 0, np.uint64(1) << (np.maximum(right, np.uint64(1)) - np.uint64(1)), np.uint64(0))
         above = (rem > half) | ((rem == half) & sticky)
         tie = (rem == half) & ~sticky & (shift > 0)
         up = (shift > 0) & (above | (tie & ((kept & np.uint64(1)) == 1)))

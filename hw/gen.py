@@ -1,0 +1,114 @@
+"""Emit synthesizable Verilog of a unit: ``python -m hw.gen --fmt e4m3``.
+
+Writes to stdout, or to ``-o FILE`` (through a temporary file and a rename,
+so a failed run leaves no partial file).  Bad input prints one line naming
+the valid choices and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+
+from . import formats
+from .rtl import UNIT_KINDS, build_unit, default_name, to_verilog
+
+__all__ = ["main", "format_table"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _BadInput(message)
+
+
+class _BadInput(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m hw.gen", description="Generate the Verilog of an arithmetic unit for a number format.")
+    p.add_argument("--fmt", help="operand format, e.g. e4m3, e5m2, bf16, int8 or a generic eXmY (see --list)")
+    p.add_argument("--unit", default="mac", help=f"unit kind: {', '.join(UNIT_KINDS)} (default mac)")
+    p.add_argument("--lanes", type=int, help="products per dot unit (dot only; default 4)")
+    p.add_argument("--acc", help="accumulator format (mac/dot; fp32, fp16 or bf16 for floats, int32 for ints)")
+    p.add_argument("--stages", type=int, default=0, help="pipeline register stages = latency in cycles (default 0)")
+    p.add_argument("--top", help="top module name (default encodes the parameters, e.g. mac_e4m3_fp32_s0)")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.add_argument("--list", action="store_true", help="list the registered formats and exit")
+    return p
+
+
+def format_table() -> str:
+    """One line per registered format: name, width, parameters, accumulators."""
+    rows = [f"{'name':<10} {'bits':>4}  {'parameters':<62} accumulators"]
+    for fmt in formats.registered():
+        rows.append(f"{fmt.name:<10} {fmt.width:>4}  {fmt.describe():<62} {', '.join(formats.accumulators(fmt))}")
+    return "\n".join(rows)
+
+
+def _unit_from_args(args):
+    if args.fmt is None:
+        raise _BadInput("--fmt is required; valid: " + ", ".join(formats.names()) + " or a generic eXmY")
+    try:
+        fmt = formats.get(args.fmt)
+    except ValueError as e:
+        raise _BadInput(str(e)) from None
+    if args.unit not in UNIT_KINDS:
+        raise _BadInput(f"unknown unit {args.unit!r}; valid: {', '.join(UNIT_KINDS)}")
+    if args.lanes is not None and args.lanes < 1:
+        raise _BadInput(f"--lanes must be a positive integer, not {args.lanes}")
+    if args.stages < 0:
+        raise _BadInput(f"--stages must be a non-negative integer, not {args.stages}")
+    acc = None
+    if args.acc is not None:
+        valid = formats.accumulators(fmt)
+        if args.unit == "mul":
+            raise _BadInput("--acc applies to mac and dot units; a mul unit has no accumulator")
+        if args.acc not in valid:
+            raise _BadInput(f"unknown accumulator {args.acc!r} for {fmt.name}; valid: {', '.join(valid)}")
+        acc = formats.get(args.acc)
+    if args.top is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", args.top):
+        raise _BadInput(f"--top {args.top!r} is not a Verilog identifier (letters, digits, _ and $; not a digit first)")
+    try:
+        return build_unit(args.unit, fmt, lanes=args.lanes, acc=acc, stages=args.stages)
+    except ValueError as e:
+        raise _BadInput(str(e)) from None
+
+
+def _write_atomic(path: str, text: str):
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".hw-gen-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.list:
+            print(format_table())
+            return 0
+        unit = _unit_from_args(args)
+        if args.output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+            raise _BadInput(f"cannot write {args.output!r}: its folder does not exist")
+        text = to_verilog(unit, args.top or default_name(unit))
+    except _BadInput as e:
+        print(f"hw.gen: error: {e}", file=sys.stderr)
+        return 2
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        _write_atomic(args.output, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

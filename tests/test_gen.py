@@ -1,0 +1,110 @@
+"""The ``python -m hw.gen`` command line: output, determinism, lint, bad input."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hw import formats as F
+from hw.gen import main
+from hw.rtl import build_unit, to_verilog
+from sim.tools import use_verilator
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIVERS = ROOT / "hw" / "verilator_waivers.vlt"
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "hw.gen", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_default_emits_mac_verilog_to_stdout():
+    r = run_cli("--fmt", "e4m3")
+    assert r.returncode == 0 and r.stderr == ""
+    assert "module mac_e4m3_fp32_s0(" in r.stdout
+    for port in ("a", "b", "acc_in", "valid_in", "acc_out", "valid_out"):
+        assert re.search(rf"\b(input|output) .*\b{port};", r.stdout), port
+
+
+def test_same_arguments_give_identical_bytes(tmp_path):
+    args = ["--fmt", "e5m2", "--unit", "dot", "--lanes", "4", "--stages", "2"]
+    assert main(args + ["-o", str(tmp_path / "x.v")]) == 0
+    assert main(args + ["-o", str(tmp_path / "y.v")]) == 0
+    assert (tmp_path / "x.v").read_bytes() == (tmp_path / "y.v").read_bytes()
+    assert run_cli(*args).stdout == (tmp_path / "x.v").read_text()
+
+
+def test_top_name_and_clock_ports(tmp_path):
+    out = tmp_path / "m.v"
+    assert main(["--fmt", "int8", "--unit", "mac", "--stages", "2", "--top", "my_mac", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "module my_mac(" in text and re.search(r"input clk;", text) and re.search(r"input rst;", text)
+
+
+LINT_CASES = [(n, "mac", []) for n in F.names()] + [
+    ("e4m3", "mul", ["--stages", "1"]), ("e2m1", "mul", []), ("int4", "mul", []), ("bf16", "mul", ["--stages", "2"]),
+    ("e4m3", "dot", ["--lanes", "8", "--stages", "3"]), ("int8", "dot", ["--lanes", "16", "--stages", "2"]),
+    ("e5m2", "mac", ["--acc", "bf16", "--stages", "4"]), ("e6m9", "mac", ["--acc", "fp16"]),
+]
+
+
+@pytest.mark.parametrize("name, unit, extra", LINT_CASES)
+def test_verilator_lint_wall_is_clean_with_documented_waivers(tmp_path, name, unit, extra):
+    assert use_verilator()
+    out = tmp_path / "unit.v"
+    assert main(["--fmt", name, "--unit", unit, *extra, "-o", str(out)]) == 0
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", str(WAIVERS), str(out)], capture_output=True, text=True)
+    assert r.returncode == 0 and "%Warning" not in r.stderr and "%Error" not in r.stderr, r.stderr[-3000:]
+
+
+@pytest.mark.parametrize("name, unit, extra", LINT_CASES)
+def test_no_constant_only_always_blocks(name, unit, extra):
+    """A constant driven from ``always @*`` is never evaluated by Verilog simulators."""
+    lanes = int(extra[extra.index("--lanes") + 1]) if "--lanes" in extra else None
+    text = to_verilog(build_unit(unit, F.get(name), lanes=lanes,
+                                 stages=int(extra[extra.index("--stages") + 1]) if "--stages" in extra else 0))
+    assert not re.search(r"always @\*\s*\n\s*[\w\\.\[\]: ]+ = \d+'[hbd][0-9a-fA-F]+;\s*\n(?!\s*(if|case))", text)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fmt", "e9m9"], "out of range"),
+    (["--fmt", "foo"], "unknown format 'foo'"),
+    (["--fmt", "e4m3", "--lanes", "0"], "--lanes must be a positive integer"),
+    (["--fmt", "e4m3", "--acc", "fp64"], "unknown accumulator 'fp64' for e4m3; valid: fp32, fp16, bf16"),
+    (["--fmt", "int8", "--acc", "fp32"], "valid: int32"),
+    (["--fmt", "e4m3", "--unit", "add"], "unknown unit 'add'; valid: mul, mac, dot"),
+    (["--fmt", "e4m3", "--unit", "dot", "--lanes", "1"], "lanes >= 2"),
+    (["--fmt", "e4m3", "--unit", "mac", "--lanes", "4"], "one lane"),
+    (["--fmt", "e4m3", "--unit", "mul", "--acc", "fp32"], "no accumulator"),
+    (["--fmt", "bf16", "--unit", "dot"], "too wide for a dot unit"),
+    (["--fmt", "e4m3", "--stages", "-1"], "--stages must be a non-negative integer"),
+    (["--fmt", "e4m3", "--top", "1bad"], "not a Verilog identifier"),
+    (["--fmt", "e4m3", "--lanes", "x"], "invalid int value"),
+    (["--fmt", "e4m3", "--bogus"], "unrecognized arguments"),
+    ([], "--fmt is required"),
+])
+def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path, args, message):
+    out = tmp_path / "out.v"
+    r = run_cli(*args, "-o", str(out))
+    assert r.returncode == 2
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr, r.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_missing_output_folder_is_bad_input(tmp_path):
+    r = run_cli("--fmt", "e4m3", "-o", str(tmp_path / "no" / "such" / "x.v"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_list_shows_every_registered_format():
+    r = run_cli("--list")
+    assert r.returncode == 0
+    for name in F.names():
+        assert re.search(rf"^{name}\s", r.stdout, re.M), name
+    assert "fn" in r.stdout and "448" in r.stdout
