@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,8 @@ def run_groups(groups: list[Group], sim: str = "verilator", seed: int = 1, name:
     """Simulate ``groups`` on ``sim`` ("verilator" or "icarus"); one summary dict per group.
 
     Each summary has ``vectors``, ``received`` and ``mismatches`` (and ``first``,
-    the first mismatch in hex).  Builds are cached by a hash of the harness.
+    the first mismatch in hex), plus the harness's ``build_seconds`` and
+    ``sim_seconds``.  Builds are cached by a hash of the harness.
     """
     from cocotb_tools.runner import get_runner
 
@@ -59,10 +61,12 @@ def run_groups(groups: list[Group], sim: str = "verilator", seed: int = 1, name:
     results = build_dir / f"results-{os.getpid()}.json"
     np.savez(vectors, **arrays)
 
+    started = time.perf_counter()
     runner = get_runner(sim)
     build_args = VERILATOR_ARGS if sim == "verilator" else []
     runner.build(sources=[verilog], hdl_toplevel="harness", build_dir=build_dir, build_args=build_args,
                  timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+    built = time.perf_counter()
     results.unlink(missing_ok=True)
     runner.test(test_module="sim.tb_units", hdl_toplevel="harness", build_dir=build_dir, test_dir=build_dir,
                 seed=seed, extra_env={"HW_VECTORS": str(vectors), "HW_RESULTS": str(results)},
@@ -70,5 +74,9 @@ def run_groups(groups: list[Group], sim: str = "verilator", seed: int = 1, name:
     if not results.exists():
         raise RuntimeError(f"the {sim} simulation wrote no results; see {build_dir}/test-{os.getpid()}.log")
     summary = json.loads(results.read_text())
+    finished = time.perf_counter()
+    for result in summary:
+        result["build_seconds"] = built - started
+        result["sim_seconds"] = finished - built
     vectors.unlink(missing_ok=True)
     return summary

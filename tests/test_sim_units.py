@@ -19,8 +19,10 @@ from sim.tools import available_simulators
 from sim.vectors import all_pairs, corner_codes, dot_vectors, mac_vectors, random_codes
 
 SIMULATORS = available_simulators()
-SMALL_FORMATS = ["e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz", "e3m2", "e2m3", "e2m1", "int8", "int4"]
-WIDE_FORMATS = ["fp16", "bf16"]
+#: ``e3m4`` is not registered: it is the generic IEEE-style reading of the name,
+#: built from its parameters like any new format would be.
+SMALL_FORMATS = ["e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz", "e3m2", "e2m3", "e2m1", "e3m4", "int8", "int4"]
+WIDE_FORMATS = ["fp16", "bf16", "fp32"]
 
 pytestmark = [pytest.mark.sim, pytest.mark.skipif("verilator" not in SIMULATORS, reason="Verilator not installed")]
 
@@ -85,7 +87,7 @@ def wide_format_groups(name: str, rng, pairs: int):
     groups = [Group(build_unit("mul", fmt, stages=2), 8, a, b, golden.mul(fmt, a, b))]
     for acc_name, stages in zip(F.accumulators(fmt), (1, 0, 2)):
         groups.append(_mac_group(fmt, F.get(acc_name), stages, a, b, rng, copies=16, random_per_pair=2))
-    if name != "bf16":
+    if name == "fp16":  # bf16 and fp32 products are too wide to sum exactly in a dot unit
         groups.append(_dot_group(fmt, F.get("fp32"), 2, 1, pairs // 4, rng))
     return groups
 

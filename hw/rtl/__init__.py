@@ -34,6 +34,7 @@ def build_unit(kind: str, fmt: Format, *, lanes: int | None = None, acc: Format 
         acc = formats.default_accumulator(fmt)
     if acc.name not in formats.accumulators(fmt):
         raise ValueError(f"unknown accumulator {acc.name!r} for {fmt.name}; valid: {', '.join(formats.accumulators(fmt))}")
+    DotUnit.check(fmt, acc, lanes or 1)  # before construction: no half-built component
     return DotUnit(fmt, acc, lanes=lanes or 1, stages=stages)
 
 

@@ -105,14 +105,18 @@ class DotUnit(_Unit):
     """
 
     def __init__(self, fmt: Format, acc: Format, lanes: int = 1, stages: int = 0):
-        if isinstance(fmt, IntFormat) != isinstance(acc, IntFormat):
-            raise ValueError(f"accumulator {acc.name} does not suit operand format {fmt.name}")
-        if isinstance(fmt, FloatFormat) and isinstance(lanes, int) and lanes > 1:
-            # Fail at construction, not at elaboration, for formats too wide to sum exactly.
-            ProductSum.check_width(MulRaw.product_shape(RawShape.of(fmt), RawShape.of(fmt)))
+        self.check(fmt, acc, lanes)
         self.acc = acc
         self.kind = "mac" if lanes == 1 else "dot"
         super().__init__(fmt, lanes, acc.width, "acc_out", True, stages)
+
+    @staticmethod
+    def check(fmt: Format, acc: Format, lanes: int):
+        """ValueError if these parameters make no dot unit (checked before construction)."""
+        if isinstance(fmt, IntFormat) != isinstance(acc, IntFormat):
+            raise ValueError(f"accumulator {acc.name} does not suit operand format {fmt.name}")
+        if isinstance(fmt, FloatFormat) and isinstance(lanes, int) and lanes > 1:
+            ProductSum.check_width(MulRaw.product_shape(RawShape.of(fmt), RawShape.of(fmt)))
 
     def elaborate(self, platform):
         m = Module()

@@ -1,0 +1,70 @@
+"""The main job: emit every registered format's MAC into ``build/verilog/`` and summarise.
+
+``python -m hw.demo [--out DIR] [--stages N]`` writes one Verilog file per format
+(through a temporary file and a rename), lints each with Verilator when it
+is installed, and prints a table of formats, ports, size and generation time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from amaranth import Shape
+
+from . import formats
+from .gen import _write_atomic
+from .rtl import build_unit, default_name, to_verilog
+
+WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
+
+
+def _ports(unit) -> str:
+    parts = []
+    for name, member in unit.signature.members.items():
+        width = Shape.cast(member.shape).width
+        parts.append(f"{'>' if member.flow.value == 'out' else ''}{name}[{width}]")
+    return " ".join(parts + (["clk rst"] if unit.stages else []))
+
+
+def _lint(path: Path) -> str:
+    from sim.tools import use_verilator
+    if not use_verilator():
+        return "no verilator"
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", str(WAIVERS), str(path)], capture_output=True, text=True)
+    return "clean" if r.returncode == 0 and "%Warning" not in r.stderr else "WARNINGS"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m hw.demo", description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="build/verilog", help="output folder (default build/verilog)")
+    p.add_argument("--stages", type=int, default=2, help="pipeline stages of each MAC (default 2)")
+    args = p.parse_args(argv)
+    if args.stages < 0:
+        print(f"hw.demo: error: --stages must be a non-negative integer, not {args.stages}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"{'format':<10} {'module':<24} {'lines':>6} {'gen ms':>7}  {'lint':<8} ports ('>' = output)")
+    failures = 0
+    for fmt in formats.registered():
+        start = time.perf_counter()
+        unit = build_unit("mac", fmt, stages=args.stages)
+        name = default_name(unit)
+        text = to_verilog(unit, name)
+        elapsed = (time.perf_counter() - start) * 1e3
+        path = out / f"{name}.v"
+        _write_atomic(str(path), text)
+        lint = _lint(path)
+        failures += lint == "WARNINGS"
+        print(f"{fmt.name:<10} {name:<24} {text.count(chr(10)):>6} {elapsed:>7.0f}  {lint:<8} {_ports(unit)}")
+    print(f"\n{len(formats.registered())} MAC units written to {out}/ "
+          f"(accumulator: fp32 for floats, int32 for integers; latency {args.stages} cycles)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
