@@ -92,3 +92,12 @@ def test_accumulators():
     assert F.accumulators(F.get("e4m3")) == ["fp32", "fp16", "bf16"]
     assert F.accumulators(F.get("int8")) == ["int32"]
     assert F.default_accumulator(F.get("e6m9")).name == "fp32"
+
+
+def test_format_without_subnormals_reads_and_flushes_them_as_zero():
+    daz = FloatFormat("e4m3daz", 4, 3, 7, Special.FN, subnormals=False)
+    assert list(daz.decode([0x01, 0x07, 0x81, 0x08])) == [0.0, 0.0, -0.0, 2.0**-6]
+    assert np.signbit(daz.decode(0x81))
+    # below the smallest normal flushes (before rounding), keeping the sign
+    assert list(daz.encode([2.0**-7, -2.0**-7, 2.0**-6 * 0.999])) == [0x00, 0x80, 0x00]
+    assert daz.min_subnormal == daz.min_normal == 2.0**-6

@@ -20,8 +20,9 @@ from sim.vectors import all_pairs, corner_codes, dot_vectors, mac_vectors, rando
 
 SIMULATORS = available_simulators()
 #: ``e3m4`` is not registered: it is the generic IEEE-style reading of the name,
-#: built from its parameters like any new format would be.
-SMALL_FORMATS = ["e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz", "e3m2", "e2m3", "e2m1", "e3m4", "int8", "int4"]
+#: built from its parameters like any new format would be; ``e4m3daz`` (below)
+#: is E4M3 without subnormals.
+SMALL_FORMATS = ["e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz", "e3m2", "e2m3", "e2m1", "e3m4", "e4m3daz", "int8", "int4"]
 WIDE_FORMATS = ["fp16", "bf16", "fp32"]
 
 pytestmark = [pytest.mark.sim, pytest.mark.skipif("verilator" not in SIMULATORS, reason="Verilator not installed")]
@@ -39,6 +40,14 @@ def _dot_group(fmt, acc, lanes, stages, n, rng):
                  golden.dot(fmt, a, b, accs, acc), acc=accs)
 
 
+#: A format built only from parameters, with subnormal inputs read as zero (DAZ).
+E4M3_DAZ = F.FloatFormat("e4m3daz", 4, 3, 7, F.Special.FN, subnormals=False)
+
+
+def _format(name):
+    return E4M3_DAZ if name == E4M3_DAZ.name else F.get(name)
+
+
 def small_format_groups(name: str, rng, full: bool = False, dot_n: int = 20000):
     """Every pair through the multiplier and through the MAC into each accumulator, plus dot units.
 
@@ -46,7 +55,7 @@ def small_format_groups(name: str, rng, full: bool = False, dot_n: int = 20000):
     accumulators for every pair; the others a lighter mix.  ``full`` gives every
     pair every directed accumulator (the slow tier).
     """
-    fmt = F.get(name)
+    fmt = _format(name)
     a, b = all_pairs(fmt)
     groups = [Group(build_unit("mul", fmt, stages=1), 8, a, b, golden.mul(fmt, a, b))]
     accs = F.accumulators(fmt)
