@@ -14,11 +14,12 @@ import re
 from .exact import Exact, Rounding
 from .float import FloatFormat, Special
 from .integer import IntFormat
+from .posit import PositFormat, QuireFormat
 
-__all__ = ["FloatFormat", "IntFormat", "Special", "Rounding", "Exact", "Format",
+__all__ = ["FloatFormat", "IntFormat", "PositFormat", "QuireFormat", "Special", "Rounding", "Exact", "Format",
            "get", "names", "registered", "register", "accumulators", "default_accumulator"]
 
-Format = FloatFormat | IntFormat
+Format = FloatFormat | IntFormat | PositFormat | QuireFormat
 
 _REGISTRY: dict[str, Format] = {}
 
@@ -44,6 +45,12 @@ for _fmt in (
     IntFormat("int8", 8),
     IntFormat("int4", 4),
     IntFormat("int32", 32),
+    PositFormat("posit8", 8, 0),
+    PositFormat("posit8es1", 8, 1),
+    PositFormat("posit8es2", 8, 2),
+    PositFormat("posit16", 16, 1),
+    PositFormat("posit16es2", 16, 2),
+    PositFormat("posit32", 32, 2),
 ):
     register(_fmt)
 
@@ -52,7 +59,8 @@ GENERIC_MAN_BITS = range(1, 24)
 GENERIC_INT_BITS = range(2, 33)
 _GENERIC_HELP = (f"or eXmY with X in {GENERIC_EXP_BITS.start}..{GENERIC_EXP_BITS.stop - 1} and "
                  f"Y in {GENERIC_MAN_BITS.start}..{GENERIC_MAN_BITS.stop - 1}, "
-                 f"or intN with N in {GENERIC_INT_BITS.start}..{GENERIC_INT_BITS.stop - 1}")
+                 f"or intN with N in {GENERIC_INT_BITS.start}..{GENERIC_INT_BITS.stop - 1}, "
+                 "or positN / positNesE with N in 3..32, E in 0..4 and E <= N-3 (E defaults to 2)")
 
 
 def names() -> list[str]:
@@ -81,11 +89,23 @@ def get(name: str) -> Format:
             raise ValueError(f"format {name!r} is out of range: use a registered name ({', '.join(names())}) "
                              + _GENERIC_HELP)
         return IntFormat(name, bits)
+    if m := re.fullmatch(r"posit(\d+)(?:es(\d+))?", name):
+        n, es = int(m[1]), int(m[2]) if m[2] is not None else 2
+        try:
+            return PositFormat(name, n, es)
+        except ValueError as e:
+            raise ValueError(f"format {name!r}: {e}") from None
+    if name.startswith("quire_"):
+        posit = get(name[len("quire_"):])
+        if isinstance(posit, PositFormat):
+            return posit.quire()
     raise ValueError(f"unknown format {name!r}: use a registered name ({', '.join(names())}) " + _GENERIC_HELP)
 
 
 def accumulators(fmt: Format) -> list[str]:
     """Names of the accumulator formats the MAC and dot units support for ``fmt``."""
+    if isinstance(fmt, PositFormat):
+        return [fmt.quire().name]
     return ["int32"] if isinstance(fmt, IntFormat) else ["fp32", "fp16", "bf16"]
 
 

@@ -3,7 +3,9 @@
 Every function takes codes (integer arrays) and format objects and returns
 codes.  Products are exact; a MAC or dot product sums exactly and rounds once,
 round-to-nearest-even, into the accumulator format (float accumulators follow
-the format's overflow/NaN rules, integer accumulators wrap around).
+the format's overflow/NaN rules, integer accumulators and posit quires wrap
+around).  For posits, ``mul`` rounds once into the posit format and ``mac``
+accumulates exactly into the quire; ``convert(quire, posit, q)`` reads it out.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import Format
-from .exact import Rounding, add, multiply
+from .exact import Rounding, multiply
+from .exact import add as add_exact
 
 
 def mul(fmt: Format, a, b) -> np.ndarray:
@@ -19,10 +22,20 @@ def mul(fmt: Format, a, b) -> np.ndarray:
     return fmt.product_format().pack(multiply(fmt.unpack(a), fmt.unpack(b)))
 
 
+def add(fmt: Format, a, b) -> np.ndarray:
+    """``round(a + b)`` in ``fmt`` (one rounding)."""
+    return fmt.pack(add_exact([fmt.unpack(a), fmt.unpack(b)]), Rounding.RNE)
+
+
+def convert(src: Format, dst: Format, bits) -> np.ndarray:
+    """Codes of ``src`` rounded (RNE) into ``dst``; e.g. posit <-> fp32, or a quire read-out."""
+    return dst.pack(src.unpack(bits), Rounding.RNE)
+
+
 def mac(fmt: Format, a, b, acc, acc_fmt: Format) -> np.ndarray:
     """Fused multiply-add ``round(acc + a*b)`` into ``acc_fmt``."""
     product = multiply(fmt.unpack(a), fmt.unpack(b))
-    return acc_fmt.pack(add([acc_fmt.unpack(acc), product]), Rounding.RNE)
+    return acc_fmt.pack(add_exact([acc_fmt.unpack(acc), product]), Rounding.RNE)
 
 
 def dot(fmt: Format, a, b, acc, acc_fmt: Format) -> np.ndarray:
@@ -33,4 +46,4 @@ def dot(fmt: Format, a, b, acc, acc_fmt: Format) -> np.ndarray:
         raise ValueError(f"a and b must have the same shape (..., lanes), not {a.shape} and {b.shape}")
     terms = [acc_fmt.unpack(acc)]
     terms += [multiply(fmt.unpack(a[..., i]), fmt.unpack(b[..., i])) for i in range(a.shape[-1])]
-    return acc_fmt.pack(add(terms), Rounding.RNE)
+    return acc_fmt.pack(add_exact(terms), Rounding.RNE)
