@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fmt", help="operand format, e.g. e4m3, e5m2, bf16, int8 or a generic eXmY (see --list)")
     p.add_argument("--unit", default="mac", help=f"unit kind: {', '.join(UNIT_KINDS)} (default mac)")
     p.add_argument("--lanes", type=int, help="products per dot unit (dot only; default 4)")
-    p.add_argument("--acc", help="accumulator format (mac/dot; fp32, fp16 or bf16 for floats, int32 for ints)")
+    p.add_argument("--acc", help="accumulator format (mac/dot; fp32, fp16 or bf16 for floats, int32 for ints, "
+                                 "quire_<posit> for posits)")
     p.add_argument("--stages", type=int, default=0, help="pipeline register stages = latency in cycles (default 0)")
     p.add_argument("--top", help="top module name (default encodes the parameters, e.g. mac_e4m3_fp32_s0)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -65,8 +66,8 @@ def _unit_from_args(args):
     acc = None
     if args.acc is not None:
         valid = formats.accumulators(fmt)
-        if args.unit == "mul":
-            raise _BadInput("--acc applies to mac and dot units; a mul unit has no accumulator")
+        if args.unit not in ("mac", "dot"):
+            raise _BadInput(f"--acc applies to mac and dot units; a {args.unit} unit has no accumulator")
         if args.acc not in valid:
             raise _BadInput(f"unknown accumulator {args.acc!r} for {fmt.name}; valid: {', '.join(valid)}")
         acc = formats.get(args.acc)

@@ -13,29 +13,35 @@ import numpy as np
 
 from hw.rtl import default_name, to_verilog
 
-__all__ = ["Group", "harness_verilog", "pack_lanes", "unpack_lanes"]
+__all__ = ["Group", "harness_verilog", "store_codes"]
 
 
 @dataclass
 class Group:
     """``copies`` instances of one unit, with the vectors to push through them.
 
-    ``a``/``b`` have shape (n, lanes); ``acc`` shape (n,) for MAC-like units;
-    ``expected`` shape (n,) holds the golden output codes.
+    ``a``/``b`` have shape (n, lanes) (None for a read-out unit); ``acc``
+    shape (n,) for units with ``acc_in``; ``expected`` shape (n,) holds the
+    golden output codes.  Codes wider than 64 bits (quires) are Python ints.
     """
 
     unit: object
     copies: int
-    a: np.ndarray
-    b: np.ndarray
+    a: np.ndarray | None
+    b: np.ndarray | None
     expected: np.ndarray
     acc: np.ndarray | None = None
     name: str = field(default="")
 
     def __post_init__(self):
         self.name = self.name or default_name(self.unit)
-        self.a = np.asarray(self.a).reshape(len(self.expected), -1)
-        self.b = np.asarray(self.b).reshape(len(self.expected), -1)
+        if self.a is not None:
+            self.a = np.asarray(self.a).reshape(len(self.expected), -1)
+            self.b = np.asarray(self.b).reshape(len(self.expected), -1)
+
+    @property
+    def acc_width(self) -> int:
+        return self.unit.acc.width
 
     @property
     def out_port(self) -> str:
@@ -58,14 +64,16 @@ def harness_verilog(groups: list[Group], top: str = "harness") -> str:
     for k, g in enumerate(groups):
         n, w, ow = g.copies, g.op_width, g.out_width
         p = f"g{k}"
-        ports += [f"input wire [{n * w - 1}:0] {p}_a", f"input wire [{n * w - 1}:0] {p}_b",
-                  f"input wire {p}_valid_in", f"output wire [{n * ow - 1}:0] {p}_out",
-                  f"output wire {p}_valid_out"]
-        conns = [f".a({p}_a[i*{w} +: {w}])", f".b({p}_b[i*{w} +: {w}])", f".valid_in({p}_valid_in)",
-                 f".{g.out_port}({p}_out[i*{ow} +: {ow}])", f".valid_out({p}_valid_all[i])"]
+        ports += [f"input wire {p}_valid_in", f"output wire [{n * ow - 1}:0] {p}_out", f"output wire {p}_valid_out"]
+        conns = [f".valid_in({p}_valid_in)", f".{g.out_port}({p}_out[i*{ow} +: {ow}])",
+                 f".valid_out({p}_valid_all[i])"]
+        if g.a is not None:
+            ports += [f"input wire [{n * w - 1}:0] {p}_a", f"input wire [{n * w - 1}:0] {p}_b"]
+            conns += [f".a({p}_a[i*{w} +: {w}])", f".b({p}_b[i*{w} +: {w}])"]
         if g.acc is not None:
-            ports.append(f"input wire [{n * ow - 1}:0] {p}_acc_in")
-            conns.append(f".acc_in({p}_acc_in[i*{ow} +: {ow}])")
+            aw = g.acc_width
+            ports.append(f"input wire [{n * aw - 1}:0] {p}_acc_in")
+            conns.append(f".acc_in({p}_acc_in[i*{aw} +: {aw}])")
         if g.unit.stages:
             conns = [".clk(clk)", ".rst(rst)"] + conns
         body += [f"  wire [{n - 1}:0] {p}_valid_all;",
@@ -77,16 +85,12 @@ def harness_verilog(groups: list[Group], top: str = "harness") -> str:
     return "\n".join(sources) + "\n" + wrapper
 
 
-def pack_lanes(codes: np.ndarray, width: int) -> int:
-    """Pack codes (lane 0 first) into one integer, ``width`` bits each."""
-    codes = np.asarray(codes, dtype=np.uint64).ravel()
-    bits = ((codes[:, None] >> np.arange(width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
-    return int.from_bytes(np.packbits(bits.ravel(), bitorder="little").tobytes(), "little")
-
-
-def unpack_lanes(value: int, width: int, count: int) -> np.ndarray:
-    """Inverse of :func:`pack_lanes`: ``count`` codes of ``width`` bits."""
-    nbytes = (width * count + 7) // 8
-    bits = np.unpackbits(np.frombuffer(value.to_bytes(nbytes, "little"), dtype=np.uint8), bitorder="little")
-    bits = bits[:width * count].reshape(count, width).astype(np.uint64)
-    return (bits << np.arange(width, dtype=np.uint64)).sum(axis=1)
+def store_codes(values, width: int, lanes: int = 1) -> np.ndarray:
+    """Codes as an array a ``.npz`` can hold: uint64 (n, lanes), or for codes
+    wider than 64 bits their little-endian bytes, uint8 (n, lanes, bytes)."""
+    if width <= 64:
+        return np.asarray(values).astype(np.uint64).reshape(-1, lanes)
+    nbytes = (width + 7) // 8
+    flat = np.asarray(values, dtype=object).ravel()
+    raw = b"".join(int(v).to_bytes(nbytes, "little") for v in flat)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, lanes, nbytes)

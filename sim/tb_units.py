@@ -4,7 +4,7 @@ The vectors, golden outputs and harness layout come from the file named by
 ``HW_VECTORS`` (written by :mod:`sim.run`); a JSON summary goes to ``HW_RESULTS``.
 Inputs change after each rising edge and outputs are sampled in the ReadOnly
 phase whenever ``valid_out`` is high, so the same loop serves combinational
-and pipelined units.
+and pipelined units.  Codes travel as bit matrices, so any width works.
 """
 
 from __future__ import annotations
@@ -18,44 +18,45 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 
-def _pack_rows(codes: np.ndarray, width: int) -> list[int]:
-    """One integer per row of ``codes``, lane 0 in the LSBs."""
-    rows, lanes = codes.shape
-    bits = ((codes[:, :, None] >> np.arange(width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
-    packed = np.packbits(bits.reshape(rows, lanes * width), axis=1, bitorder="little")
+def _to_bits(stored: np.ndarray, width: int) -> np.ndarray:
+    """(n, lanes, width) bit matrix, LSB first, of codes stored by ``sim.harness.store_codes``."""
+    if stored.dtype == np.uint8 and stored.ndim == 3:
+        return np.unpackbits(stored, axis=2, bitorder="little")[:, :, :width]
+    return ((stored[:, :, None] >> np.arange(width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+
+
+def _rows_to_ints(bits: np.ndarray) -> list[int]:
+    """One integer per row of a (rows, nbits) bit matrix."""
+    packed = np.packbits(bits, axis=1, bitorder="little")
     return [int.from_bytes(row.tobytes(), "little") for row in packed]
 
 
-def _unpack(values: list[int], width: int, lanes: int) -> np.ndarray:
-    nbytes = (width * lanes + 7) // 8
+def _ints_to_bits(values: list[int], nbits: int) -> np.ndarray:
+    nbytes = (nbits + 7) // 8
     raw = np.frombuffer(b"".join(v.to_bytes(nbytes, "little") for v in values), dtype=np.uint8)
-    bits = np.unpackbits(raw.reshape(len(values), nbytes), axis=1, bitorder="little")[:, :width * lanes]
-    bits = bits.reshape(len(values) * lanes, width).astype(np.uint64)
-    return (bits << np.arange(width, dtype=np.uint64)).sum(axis=1)
+    return np.unpackbits(raw.reshape(len(values), nbytes), axis=1, bitorder="little")[:, :nbits]
 
 
 class _Feed:
     def __init__(self, dut, k: int, meta: dict, data):
-        self.meta = meta
+        self.meta, self.k = meta, k
         self.n = meta["vectors"]
-        copies = meta["copies"]
-        self.copies = copies
-        self.cycles = -(-self.n // copies)
-        pad = self.cycles * copies - self.n
+        self.copies = meta["copies"]
+        self.cycles = -(-self.n // self.copies)
+        pad = self.cycles * self.copies - self.n
 
-        def rows(name, width, lanes):
-            arr = data[f"g{k}_{name}"].astype(np.uint64).reshape(self.n, lanes)
-            arr = np.concatenate([arr, np.zeros((pad, lanes), dtype=np.uint64)])
-            return _pack_rows(arr.reshape(self.cycles, copies * lanes), width)
+        def rows(name, width):
+            bits = _to_bits(data[f"g{k}_{name}"], width)
+            bits = np.concatenate([bits, np.zeros((pad,) + bits.shape[1:], dtype=np.uint8)])
+            return _rows_to_ints(bits.reshape(self.cycles, -1))
 
-        lanes, w = meta["lanes"], meta["op_width"]
-        self.a = rows("a", w, lanes)
-        self.b = rows("b", w, lanes)
-        self.acc = rows("acc", meta["out_width"], 1) if meta["has_acc"] else None
-        self.expected = data[f"g{k}_expected"].astype(np.uint64)
-        self.port_a = getattr(dut, f"g{k}_a")
-        self.port_b = getattr(dut, f"g{k}_b")
-        self.port_acc = getattr(dut, f"g{k}_acc_in") if meta["has_acc"] else None
+        w = meta["op_width"]
+        self.inputs = []
+        if meta["has_ab"]:
+            self.inputs += [(getattr(dut, f"g{k}_a"), rows("a", w)), (getattr(dut, f"g{k}_b"), rows("b", w))]
+        if meta["has_acc"]:
+            self.inputs.append((getattr(dut, f"g{k}_acc_in"), rows("acc", meta["acc_width"])))
+        self.expected = _to_bits(data[f"g{k}_expected"], meta["out_width"])[:, 0, :]
         self.valid_in = getattr(dut, f"g{k}_valid_in")
         self.valid_out = getattr(dut, f"g{k}_valid_out")
         self.out = getattr(dut, f"g{k}_out")
@@ -63,10 +64,8 @@ class _Feed:
 
     def drive(self, cycle: int):
         if cycle < self.cycles:
-            self.port_a.value = self.a[cycle]
-            self.port_b.value = self.b[cycle]
-            if self.port_acc is not None:
-                self.port_acc.value = self.acc[cycle]
+            for port, values in self.inputs:
+                port.value = values[cycle]
             self.valid_in.value = 1
         elif cycle == self.cycles:
             self.valid_in.value = 0
@@ -75,24 +74,26 @@ class _Feed:
         if int(self.valid_out.value) == 1:
             self.collected.append(self.out.value.to_unsigned())
 
-    def summary(self, data, k: int) -> dict:
-        got = _unpack(self.collected, self.meta["out_width"], self.copies)[:self.n] if self.collected else np.array([])
-        result = {"name": self.meta["name"], "vectors": self.n, "received": int(len(got))}
-        if len(got) != self.n:
+    def summary(self, data) -> dict:
+        width = self.meta["out_width"]
+        result = {"name": self.meta["name"], "vectors": self.n, "received": len(self.collected) * self.copies}
+        if len(self.collected) != self.cycles:
             result["mismatches"] = self.n
             return result
-        bad = np.flatnonzero(got != self.expected)
+        got = _ints_to_bits(self.collected, width * self.copies).reshape(-1, width)[:self.n]
+        result["received"] = int(len(got))
+        bad = np.flatnonzero((got != self.expected).any(axis=1))
         result["mismatches"] = int(len(bad))
         if len(bad):
             i = int(bad[0])
-            hexes = lambda arr: [hex(int(x)) for x in np.atleast_1d(arr)]
+            hexes = lambda name, width: [hex(v) for v in _rows_to_ints(_to_bits(data[f"g{self.k}_{name}"][i:i + 1], width)[0])]
             result["first"] = {
                 "index": i,
-                "a": hexes(data[f"g{k}_a"].reshape(self.n, -1)[i]),
-                "b": hexes(data[f"g{k}_b"].reshape(self.n, -1)[i]),
-                "acc": hexes(data[f"g{k}_acc"][i]) if self.meta["has_acc"] else None,
-                "got": hex(int(got[i])),
-                "expected": hex(int(self.expected[i])),
+                "a": hexes("a", self.meta["op_width"]) if self.meta["has_ab"] else None,
+                "b": hexes("b", self.meta["op_width"]) if self.meta["has_ab"] else None,
+                "acc": hexes("acc", self.meta["acc_width"]) if self.meta["has_acc"] else None,
+                "got": hex(_rows_to_ints(got[i:i + 1])[0]),
+                "expected": hex(_rows_to_ints(self.expected[i:i + 1])[0]),
             }
         return result
 
@@ -120,7 +121,7 @@ async def vectors_match_golden(dut):
         for f in feeds:
             f.sample()
 
-    results = [f.summary(data, k) for k, f in enumerate(feeds)]
+    results = [f.summary(data) for f in feeds]
     with open(os.environ["HW_RESULTS"], "w") as fh:
         json.dump(results, fh, indent=1)
     failed = [r for r in results if r["mismatches"]]

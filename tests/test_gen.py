@@ -49,6 +49,10 @@ LINT_CASES = [(n, "mac", []) for n in F.names()] + [
     ("e4m3", "mul", ["--stages", "1"]), ("e2m1", "mul", []), ("int4", "mul", []), ("bf16", "mul", ["--stages", "2"]),
     ("e4m3", "dot", ["--lanes", "8", "--stages", "3"]), ("int8", "dot", ["--lanes", "16", "--stages", "2"]),
     ("e5m2", "mac", ["--acc", "bf16", "--stages", "4"]), ("e6m9", "mac", ["--acc", "fp16"]),
+    ("e4m3", "add", []), ("fp16", "add", ["--stages", "1"]),
+    ("posit8", "mul", []), ("posit16", "mul", ["--stages", "2"]), ("posit8es2", "add", []),
+    ("posit16", "add", ["--stages", "1"]), ("posit8", "dot", ["--lanes", "4"]), ("posit16", "readout", []),
+    ("posit32", "readout", ["--stages", "2"]),
 ]
 
 
@@ -76,7 +80,11 @@ def test_no_constant_only_always_blocks(name, unit, extra):
     (["--fmt", "e4m3", "--lanes", "0"], "--lanes must be a positive integer"),
     (["--fmt", "e4m3", "--acc", "fp64"], "unknown accumulator 'fp64' for e4m3; valid: fp32, fp16, bf16"),
     (["--fmt", "int8", "--acc", "fp32"], "valid: int32"),
-    (["--fmt", "e4m3", "--unit", "add"], "unknown unit 'add'; valid: mul, mac, dot"),
+    (["--fmt", "e4m3", "--unit", "fma"], "unknown unit 'fma'; valid: mul, add, mac, dot, readout"),
+    (["--fmt", "e4m3", "--unit", "readout"], "not a posit format"),
+    (["--fmt", "posit8es9"], "posit exponent size es must be"),
+    (["--fmt", "posit3"], "needs n >= es + 3"),
+    (["--fmt", "posit8", "--acc", "fp32"], "valid: quire_posit8"),
     (["--fmt", "e4m3", "--unit", "dot", "--lanes", "1"], "lanes >= 2"),
     (["--fmt", "e4m3", "--unit", "mac", "--lanes", "4"], "one lane"),
     (["--fmt", "e4m3", "--unit", "mul", "--acc", "fp32"], "no accumulator"),

@@ -6,17 +6,18 @@ from amaranth.back import verilog
 
 from .. import formats
 from ..formats import Format
-from .units import UNIT_KINDS, DotUnit, MulUnit
+from .units import UNIT_KINDS, AddUnit, DotUnit, MulUnit, ReadoutUnit
 
-__all__ = ["MulUnit", "DotUnit", "UNIT_KINDS", "build_unit", "default_name", "to_verilog"]
+__all__ = ["MulUnit", "AddUnit", "DotUnit", "ReadoutUnit", "UNIT_KINDS", "build_unit", "default_name", "to_verilog"]
 
 
 def build_unit(kind: str, fmt: Format, *, lanes: int | None = None, acc: Format | None = None,
                stages: int = 0):
-    """The ``kind`` unit ("mul", "mac" or "dot") for operand format ``fmt``.
+    """The ``kind`` unit (one of ``UNIT_KINDS``) for operand format ``fmt``.
 
     ``lanes`` applies to "dot" (default 4; at least 2); ``acc`` to "mac" and
-    "dot" (default: the format's first accumulator, fp32 or int32).
+    "dot" (default: the format's first accumulator: fp32, int32 or the posit's quire).
+    "readout" (posits only) rounds a quire to its posit.
     """
     if kind not in UNIT_KINDS:
         raise ValueError(f"unknown unit {kind!r}; valid: {', '.join(UNIT_KINDS)}")
@@ -26,10 +27,14 @@ def build_unit(kind: str, fmt: Format, *, lanes: int | None = None, acc: Format 
             raise ValueError(f"a dot unit needs lanes >= 2, not {lanes!r} (one lane is --unit mac)")
     elif lanes not in (None, 1):
         raise ValueError(f"a {kind} unit has one lane, not {lanes!r}; use --unit dot for several")
-    if kind == "mul":
+    if kind in ("mul", "add", "readout"):
         if acc is not None:
-            raise ValueError("a mul unit has no accumulator")
-        return MulUnit(fmt, stages=stages)
+            raise ValueError(f"--acc applies to mac and dot units; a {kind} unit has no accumulator")
+        if kind == "readout":
+            if not isinstance(fmt, formats.PositFormat):
+                raise ValueError(f"a readout unit rounds a posit quire; {fmt.name} is not a posit format")
+            return ReadoutUnit(fmt, stages=stages)
+        return (MulUnit if kind == "mul" else AddUnit)(fmt, stages=stages)
     if acc is None:
         acc = formats.default_accumulator(fmt)
     if acc.name not in formats.accumulators(fmt):
@@ -43,7 +48,7 @@ def default_name(unit) -> str:
     name = f"{unit.kind}_{unit.fmt.name}"
     if unit.kind == "dot":
         name += f"_x{unit.lanes}"
-    if unit.kind != "mul":
+    if unit.kind in ("mac", "dot"):
         name += f"_{unit.acc.name}"
     return f"{name}_s{unit.stages}"
 
