@@ -48,7 +48,7 @@ def main(argv=None) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"{'format':<10} {'module':<24} {'lines':>6} {'gen ms':>7}  {'lint':<8} ports ('>' = output)")
+    print(f"{'format':<10} {'module':<26} {'lines':>6} {'gen ms':>7}  {'lint':<8} ports ('>' = output)")
     failures = 0
     for fmt in formats.registered():
         start = time.perf_counter()
@@ -60,9 +60,9 @@ def main(argv=None) -> int:
         _write_atomic(str(path), text)
         lint = _lint(path)
         failures += lint == "WARNINGS"
-        print(f"{fmt.name:<10} {name:<24} {text.count(chr(10)):>6} {elapsed:>7.0f}  {lint:<8} {_ports(unit)}")
+        print(f"{fmt.name:<10} {name:<26} {text.count(chr(10)):>6} {elapsed:>7.0f}  {lint:<8} {_ports(unit)}")
     print(f"\n{len(formats.registered())} MAC units written to {out}/ "
-          f"(accumulator: fp32 for floats, int32 for integers; latency {args.stages} cycles)")
+          f"(accumulator: fp32 for floats, int32 for integers, the quire for posits; latency {args.stages} cycles)")
     return 1 if failures else 0
 
 

@@ -44,12 +44,12 @@ def build_unit(kind: str, fmt: Format, *, lanes: int | None = None, acc: Format 
 
 
 def default_name(unit) -> str:
-    """Module name that encodes the unit's parameters, e.g. ``mac_e4m3_fp32_s2``."""
+    """Module name that encodes the unit's parameters, e.g. ``mac_e4m3_fp32_s2``, ``mac_posit8_quire_s0``."""
     name = f"{unit.kind}_{unit.fmt.name}"
     if unit.kind == "dot":
         name += f"_x{unit.lanes}"
     if unit.kind in ("mac", "dot"):
-        name += f"_{unit.acc.name}"
+        name += "_quire" if isinstance(unit.acc, formats.QuireFormat) else f"_{unit.acc.name}"
     return f"{name}_s{unit.stages}"
 
 
