@@ -67,9 +67,11 @@ def _decoder(fmt):
     return PositDecode(fmt) if isinstance(fmt, PositFormat) else Unpack(fmt)
 
 
-def _rounder(shape: RawShape, fmt):
-    """The component that rounds a raw value into ``fmt``."""
-    return PositRounder(shape, fmt) if isinstance(fmt, PositFormat) else Rounder(shape, fmt)
+def _round(m, raw, shape: RawShape, fmt):
+    """Code of ``fmt`` for ``raw``, through the format family's rounder (a submodule ``round``)."""
+    m.submodules.round = rounder = PositRounder(shape, fmt) if isinstance(fmt, PositFormat) else Rounder(shape, fmt)
+    m.d.comb += rounder.raw.eq(raw)
+    return rounder.bits
 
 
 class MulUnit(_Unit):
@@ -95,10 +97,7 @@ class MulUnit(_Unit):
             bits = _int_products(m, self.fmt, self.a, self.b)[0]
         else:
             (raw,), shape = _raw_products(m, self.fmt, self.a, self.b)
-            raw = pipe.cut("product", raw)
-            m.submodules.round = rounder = _rounder(shape, self.out_format)
-            m.d.comb += rounder.raw.eq(raw)
-            bits = rounder.bits
+            bits = _round(m, pipe.cut("product", raw), shape, self.out_format)
         out, valid = pipe.output(bits)
         m.d.comb += [self.product.eq(out), self.valid_out.eq(valid)]
         return m
@@ -128,10 +127,7 @@ class AddUnit(_Unit):
             m.submodules.decode_b = db = _decoder(self.fmt)
             m.submodules.add = add = FusedAdd(da.raw_shape, db.raw_shape, self.fmt.precision)
             m.d.comb += [da.bits.eq(self.a[0]), db.bits.eq(self.b[0]), add.x.eq(da.raw), add.y.eq(db.raw)]
-            total = pipe.cut("sum", add.sum)
-            m.submodules.round = rounder = _rounder(add.out_shape, self.fmt)
-            m.d.comb += rounder.raw.eq(total)
-            out, valid = pipe.output(rounder.bits)
+            out, valid = pipe.output(_round(m, pipe.cut("sum", add.sum), add.out_shape, self.fmt))
         m.d.comb += [self.sum.eq(out), self.valid_out.eq(valid)]
         return m
 
@@ -194,10 +190,7 @@ class DotUnit(_Unit):
                 term, term_shape = psum.sum, psum.out_shape
             m.submodules.add = add = FusedAdd(unpack_acc.raw_shape, term_shape, self.acc.precision)
             m.d.comb += [add.x.eq(acc), add.y.eq(term)]
-            total = pipe.cut("sum", add.sum)
-            m.submodules.round = rounder = Rounder(add.out_shape, self.acc)
-            m.d.comb += rounder.raw.eq(total)
-            out, valid = pipe.output(rounder.bits)
+            out, valid = pipe.output(_round(m, pipe.cut("sum", add.sum), add.out_shape, self.acc))
         m.d.comb += [self.acc_out.eq(out), self.valid_out.eq(valid)]
         return m
 
@@ -243,10 +236,7 @@ class ReadoutUnit(_Unit):
         pipe = Pipeline(m, self.stages, ["raw"], self.valid_in)
         m.submodules.quire = quire = QuireToRaw(self.acc)
         m.d.comb += quire.bits.eq(self.acc_in)
-        raw = pipe.cut("raw", quire.raw)
-        m.submodules.round = rounder = PositRounder(quire.raw_shape, self.fmt)
-        m.d.comb += rounder.raw.eq(raw)
-        out, valid = pipe.output(rounder.bits)
+        out, valid = pipe.output(_round(m, pipe.cut("raw", quire.raw), quire.raw_shape, self.fmt))
         m.d.comb += [self.result.eq(out), self.valid_out.eq(valid)]
         return m
 
