@@ -49,7 +49,7 @@ def _format(name):
 
 
 def small_format_groups(name: str, rng, full: bool = False, dot_n: int = 20000):
-    """Every pair through the multiplier and through the MAC into each accumulator, plus dot units.
+    """Every pair through the multiplier, the adder and the MAC into each accumulator, plus dot units.
 
     The default accumulator gets directed, product-relative and random
     accumulators for every pair; the others a lighter mix.  ``full`` gives every
@@ -57,7 +57,8 @@ def small_format_groups(name: str, rng, full: bool = False, dot_n: int = 20000):
     """
     fmt = _format(name)
     a, b = all_pairs(fmt)
-    groups = [Group(build_unit("mul", fmt, stages=1), 8, a, b, golden.mul(fmt, a, b))]
+    groups = [Group(build_unit("mul", fmt, stages=1), 8, a, b, golden.mul(fmt, a, b)),
+              Group(build_unit("add", fmt, stages=0), 8, a, b, golden.add(fmt, a, b))]
     accs = F.accumulators(fmt)
     groups.append(_mac_group(fmt, F.get(accs[0]), 2, a, b, rng, random_per_pair=2 if not full else 4,
                              directed_per_pair=None if full else 2))
@@ -87,13 +88,14 @@ def test_small_format_every_directed_accumulator(name):
 
 
 def wide_format_groups(name: str, rng, pairs: int):
-    """Directed corner pairs plus ``pairs`` seeded random pairs, multiplier and MACs."""
+    """Directed corner pairs plus ``pairs`` seeded random pairs: multiplier, adder and MACs."""
     fmt = F.get(name)
     corners = corner_codes(fmt)
     ca, cb = np.meshgrid(corners, corners, indexing="ij")
     a = np.concatenate([ca.ravel(), random_codes(fmt, pairs, rng)])
     b = np.concatenate([cb.ravel(), random_codes(fmt, pairs, rng)])
-    groups = [Group(build_unit("mul", fmt, stages=2), 8, a, b, golden.mul(fmt, a, b))]
+    groups = [Group(build_unit("mul", fmt, stages=2), 8, a, b, golden.mul(fmt, a, b)),
+              Group(build_unit("add", fmt, stages=1), 8, a, b, golden.add(fmt, a, b))]
     for acc_name, stages in zip(F.accumulators(fmt), (1, 0, 2)):
         groups.append(_mac_group(fmt, F.get(acc_name), stages, a, b, rng, copies=16, random_per_pair=2))
     if name == "fp16":  # bf16 and fp32 products are too wide to sum exactly in a dot unit
