@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Rounding", "Exact", "bit_length", "round_at", "multiply", "add"]
+__all__ = ["Rounding", "Exact", "bit_length", "code_dtype", "round_at", "multiply", "add"]
 
 #: Integer significands handed to a rounder are cut to this many bits, with the
 #: cut-off bits folded into a sticky flag (enough for any target of <= 58 bits).
@@ -37,6 +37,11 @@ class Rounding(enum.Enum):
         except ValueError:
             valid = ", ".join(repr(r.value) for r in cls)
             raise ValueError(f"unknown rounding {value!r}; valid: {valid}") from None
+
+
+def code_dtype(width: int):
+    """Smallest unsigned numpy dtype that holds a ``width``-bit code."""
+    return np.uint8 if width <= 8 else np.uint16 if width <= 16 else np.uint32 if width <= 32 else np.uint64
 
 
 _bit_length_obj = np.frompyfunc(int.bit_length, 1, 1)

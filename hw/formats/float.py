@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .exact import Exact, Rounding, bit_length, round_at
+from .exact import Exact, Rounding, bit_length, code_dtype, round_at
 
 __all__ = ["Special", "FloatFormat"]
 
@@ -245,4 +245,4 @@ class FloatFormat:
 
     @property
     def dtype(self):
-        return np.uint8 if self.width <= 8 else np.uint16 if self.width <= 16 else np.uint32 if self.width <= 32 else np.uint64
+        return code_dtype(self.width)

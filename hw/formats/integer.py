@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exact import Exact, Rounding, round_at
+from .exact import Exact, Rounding, code_dtype, round_at
 
 __all__ = ["IntFormat"]
 
@@ -45,7 +45,7 @@ class IntFormat:
 
     @property
     def dtype(self):
-        return np.uint8 if self.bits <= 8 else np.uint16 if self.bits <= 16 else np.uint32 if self.bits <= 32 else np.uint64
+        return code_dtype(self.bits)
 
     def describe(self) -> str:
         kind = "signed" if self.signed else "unsigned"

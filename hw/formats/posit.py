@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exact import Exact, Rounding, bit_length
+from .exact import Exact, Rounding, bit_length, code_dtype
 
 __all__ = ["PositFormat", "QuireFormat"]
 
@@ -178,14 +178,14 @@ class PositFormat:
                     pattern += guard & (sticky | (pattern & 1))
                 pattern = min(max(pattern, 1), maxpos)
             out[i] = (-pattern) & ((1 << n) - 1) if negs[i] else pattern
-        return out.reshape(shape).astype(np.uint8 if n <= 8 else np.uint16 if n <= 16 else np.uint32)
+        return out.reshape(shape).astype(self.dtype)
 
     def encode(self, values, rounding: Rounding | str = "rne", saturate: bool = True, rng=None) -> np.ndarray:
         return self.pack(Exact.from_float(values), rounding)
 
     @property
     def dtype(self):
-        return np.uint8 if self.n <= 8 else np.uint16 if self.n <= 16 else np.uint32
+        return code_dtype(self.n)
 
 
 _TABLES: dict = {}
