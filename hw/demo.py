@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from amaranth import Shape
+from amaranth.lib import wiring
 
 from . import formats
 from .gen import _write_atomic
@@ -26,7 +27,7 @@ def _ports(unit) -> str:
     parts = []
     for name, member in unit.signature.members.items():
         width = Shape.cast(member.shape).width
-        parts.append(f"{'>' if member.flow.value == 'out' else ''}{name}[{width}]")
+        parts.append(f"{'>' if member.flow is wiring.Out else ''}{name}[{width}]")
     return " ".join(parts + (["clk rst"] if unit.stages else []))
 
 

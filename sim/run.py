@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .harness import Group, harness_verilog, store_codes
+from .harness import Group, harness_verilog, port_shape, store_codes
 from .tools import use_verilator
 
 __all__ = ["run_groups", "BUILD_ROOT"]
@@ -46,19 +46,17 @@ def run_groups(groups: list[Group], sim: str = "verilator", seed: int = 1, name:
     if not verilog.exists() or verilog.read_text() != source:
         _write(verilog, source)
 
-    arrays = {"meta": json.dumps([{
-        "name": g.name, "copies": g.copies, "vectors": len(g.expected), "lanes": g.unit.lanes,
-        "op_width": g.unit.fmt.width, "out_width": g.out_width, "has_ab": g.a is not None,
-        "has_acc": g.acc is not None, "acc_width": g.acc_width if g.acc is not None else 0,
-        "latency": g.unit.latency,
-    } for g in groups])}
+    metas, arrays = [], {}
     for k, g in enumerate(groups):
-        if g.a is not None:
-            arrays[f"g{k}_a"] = store_codes(g.a, g.unit.fmt.width, g.unit.lanes)
-            arrays[f"g{k}_b"] = store_codes(g.b, g.unit.fmt.width, g.unit.lanes)
-        arrays[f"g{k}_expected"] = store_codes(g.expected, g.out_width)
-        if g.acc is not None:
-            arrays[f"g{k}_acc"] = store_codes(g.acc, g.acc_width)
+        meta = {"name": g.name, "copies": g.copies, "vectors": g.vectors, "latency": g.unit.latency,
+                "inputs": [], "outputs": []}
+        for kind, ports in (("inputs", g.inputs), ("outputs", g.outputs)):
+            for port, values in ports.items():
+                width, lanes = port_shape(g.unit, port)
+                meta[kind].append({"port": port, "width": width, "lanes": lanes})
+                arrays[f"g{k}_{kind}_{port}"] = store_codes(values, width, lanes)
+        metas.append(meta)
+    arrays["meta"] = json.dumps(metas)
     vectors = build_dir / f"vectors-{os.getpid()}.npz"
     results = build_dir / f"results-{os.getpid()}.json"
     np.savez(vectors, **arrays)

@@ -44,19 +44,18 @@ class _Feed:
         self.copies = meta["copies"]
         self.cycles = -(-self.n // self.copies)
         pad = self.cycles * self.copies - self.n
-
-        def rows(name, width):
-            bits = _to_bits(data[f"g{k}_{name}"], width)
-            bits = np.concatenate([bits, np.zeros((pad,) + bits.shape[1:], dtype=np.uint8)])
-            return _rows_to_ints(bits.reshape(self.cycles, -1))
-
-        w = meta["op_width"]
+        self.bits = {}
+        for kind in ("inputs", "outputs"):
+            for p in meta[kind]:
+                stored = data[f"g{k}_{kind}_{p['port']}"]
+                self.bits[kind, p["port"]] = _to_bits(stored, p["width"]).reshape(self.n, -1)
         self.inputs = []
-        if meta["has_ab"]:
-            self.inputs += [(getattr(dut, f"g{k}_a"), rows("a", w)), (getattr(dut, f"g{k}_b"), rows("b", w))]
-        if meta["has_acc"]:
-            self.inputs.append((getattr(dut, f"g{k}_acc_in"), rows("acc", meta["acc_width"])))
-        self.expected = _to_bits(data[f"g{k}_expected"], meta["out_width"])[:, 0, :]
+        for p in meta["inputs"]:
+            bits = self.bits["inputs", p["port"]]
+            bits = np.concatenate([bits, np.zeros((pad, bits.shape[1]), dtype=np.uint8)])
+            self.inputs.append((getattr(dut, f"g{k}_{p['port']}"), _rows_to_ints(bits.reshape(self.cycles, -1))))
+        self.expected = np.concatenate([self.bits["outputs", p["port"]] for p in meta["outputs"]], axis=1)
+        self.out_width = self.expected.shape[1]
         self.valid_in = getattr(dut, f"g{k}_valid_in")
         self.valid_out = getattr(dut, f"g{k}_valid_out")
         self.out = getattr(dut, f"g{k}_out")
@@ -74,27 +73,20 @@ class _Feed:
         if int(self.valid_out.value) == 1:
             self.collected.append(self.out.value.to_unsigned())
 
-    def summary(self, data) -> dict:
-        width = self.meta["out_width"]
+    def summary(self) -> dict:
         result = {"name": self.meta["name"], "vectors": self.n, "received": len(self.collected) * self.copies}
         if len(self.collected) != self.cycles:
             result["mismatches"] = self.n
             return result
-        got = _ints_to_bits(self.collected, width * self.copies).reshape(-1, width)[:self.n]
+        got = _ints_to_bits(self.collected, self.out_width * self.copies).reshape(-1, self.out_width)[:self.n]
         result["received"] = int(len(got))
         bad = np.flatnonzero((got != self.expected).any(axis=1))
         result["mismatches"] = int(len(bad))
         if len(bad):
             i = int(bad[0])
-            hexes = lambda name, width: [hex(v) for v in _rows_to_ints(_to_bits(data[f"g{self.k}_{name}"][i:i + 1], width)[0])]
-            result["first"] = {
-                "index": i,
-                "a": hexes("a", self.meta["op_width"]) if self.meta["has_ab"] else None,
-                "b": hexes("b", self.meta["op_width"]) if self.meta["has_ab"] else None,
-                "acc": hexes("acc", self.meta["acc_width"]) if self.meta["has_acc"] else None,
-                "got": hex(_rows_to_ints(got[i:i + 1])[0]),
-                "expected": hex(_rows_to_ints(self.expected[i:i + 1])[0]),
-            }
+            row = lambda bits: hex(_rows_to_ints(bits[i:i + 1])[0])
+            result["first"] = {"index": i, **{p["port"]: row(self.bits["inputs", p["port"]]) for p in self.meta["inputs"]},
+                               "got": row(got), "expected": row(self.expected)}
         return result
 
 
@@ -121,7 +113,7 @@ async def vectors_match_golden(dut):
         for f in feeds:
             f.sample()
 
-    results = [f.summary(data) for f in feeds]
+    results = [f.summary() for f in feeds]
     with open(os.environ["HW_RESULTS"], "w") as fh:
         json.dump(results, fh, indent=1)
     failed = [r for r in results if r["mismatches"]]

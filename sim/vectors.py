@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.formats import Exact, FloatFormat, Format, IntFormat
+from hw.formats import BlockFormat, Exact, FloatFormat, Format, IntFormat, ScaleFormat
+from hw.formats.block import quantize
 from hw.formats.exact import bit_length, multiply
 
-__all__ = ["all_pairs", "corner_codes", "random_codes", "mac_vectors", "dot_vectors"]
+__all__ = ["all_pairs", "corner_codes", "random_codes", "mac_vectors", "dot_vectors", "block_dot_vectors",
+           "quant_vectors"]
 
 
 def all_pairs(fmt: Format) -> tuple[np.ndarray, np.ndarray]:
@@ -130,3 +132,99 @@ def dot_vectors(fmt: Format, acc: Format, lanes: int, n: int, rng: np.random.Gen
         mag = np.where(~(product.nan | product.inf) & ~product.zero, product.mag, 1).astype(object)
         accs[3 * q:] = _near(acc, product.exp + bit_length(mag) - 1, acc.precision + 4, rng)
     return a, b, accs
+
+
+def _scale_corners(fmt: BlockFormat) -> np.ndarray:
+    """Directed scale codes: the smallest, one, large and small, the largest, NaN."""
+    if isinstance(fmt.scale, ScaleFormat):
+        bias, nan = fmt.scale.bias, fmt.scale.nan_code
+        return np.array([0, 1, bias - 30, bias - 1, bias, bias + 1, bias + 30, nan - 1, nan], dtype=np.uint64)
+    return corner_codes(fmt.scale)
+
+
+def block_dot_vectors(fmt: BlockFormat, acc: FloatFormat, n: int, rng: np.random.Generator):
+    """``(a, b, a_scale, b_scale, acc)`` for a block dot unit: n random vectors plus every element pair.
+
+    A quarter are quantized Gaussian blocks (realistic codes and scales, with
+    accumulators of similar size); a quarter random codes and scales; a
+    quarter cancel (lane pairs with ``b`` negated); a quarter carry directed
+    element, scale and accumulator codes.  Then every element pair, spread
+    over the lanes, at unit scale.
+    """
+    bs = fmt.block_size
+    q = n // 4
+    x = rng.standard_normal((2, q, bs)) * np.ldexp(1.0, rng.integers(-30, 30, (2, q, 1)))
+    qa, qb = quantize(fmt, x[0]), quantize(fmt, x[1])
+    a = [qa.elements, random_codes(fmt.element, 3 * q * bs, rng).reshape(3 * q, bs)]
+    b = [qb.elements, random_codes(fmt.element, 3 * q * bs, rng).reshape(3 * q, bs)]
+    scale_bits = fmt.scale.width
+    sa = [qa.scales[:, 0], rng.integers(0, 1 << scale_bits, 3 * q, dtype=np.uint64)]
+    sb = [qb.scales[:, 0], rng.integers(0, 1 << scale_bits, 3 * q, dtype=np.uint64)]
+    expected_size = np.sum(qa.dequantize() * qb.dequantize(), axis=-1)
+    accs = [acc.encode(expected_size * rng.standard_normal(q)), random_codes(acc, 3 * q, rng)]
+    a, b, sa, sb, accs = (np.concatenate(v).astype(np.uint64) for v in (a, b, sa, sb, accs))
+    if isinstance(fmt.element, FloatFormat) and bs >= 2:
+        rows = slice(2 * q, 3 * q)
+        a[rows, 1::2] = a[rows, 0:bs - bs % 2:2]
+        b[rows, 1::2] = b[rows, 0:bs - bs % 2:2] ^ np.uint64(fmt.element.sign_bit)
+    rows = np.arange(3 * q, 4 * q)
+    corners = corner_codes(fmt.element)
+    a[rows, rng.integers(0, bs, q)] = corners[rng.integers(0, len(corners), q)]
+    b[rows, rng.integers(0, bs, q)] = corners[rng.integers(0, len(corners), q)]
+    scales = _scale_corners(fmt)
+    sa[rows] = scales[rng.integers(0, len(scales), q)]
+    sb[rows] = scales[rng.integers(0, len(scales), q)]
+    accs[rows] = corner_codes(acc)[rng.integers(0, len(corner_codes(acc)), q)]
+
+    pa, pb = all_pairs(fmt.element)
+    pad = (-len(pa)) % bs
+    pa, pb = (np.concatenate([p, np.zeros(pad, dtype=np.uint64)]).reshape(-1, bs) for p in (pa, pb))
+    one = np.uint64(fmt.scale.bias if isinstance(fmt.scale, ScaleFormat) else fmt.scale.encode(1.0))
+    m = len(pa)
+    a, b = np.concatenate([a, pa]), np.concatenate([b, pb])
+    sa, sb = np.concatenate([sa, np.full(m, one)]), np.concatenate([sb, np.full(m, one)])
+    accs = np.concatenate([accs, np.zeros(m, dtype=np.uint64)])
+    return a, b, sa, sb, accs
+
+
+def quant_vectors(fmt: BlockFormat, n: int, rng: np.random.Generator):
+    """``(x, tensor_scale)``: n blocks of fp32 codes for a quantizer, and fp32 tensor-scale codes.
+
+    Gaussian blocks over fp32's whole range (subnormals included), some with
+    one large outlier; random fp32 bit patterns (NaN and Inf turn up); and
+    directed blocks: all zeros (both signs), one NaN or +-Inf, element-grid
+    midpoints times a power of two (ties), values just past the element
+    maximum (saturation).  Tensor scales lie near each block's own.
+    """
+    fp32 = FloatFormat("fp32", 8, 23, 127)
+    bs = fmt.block_size
+    q = n // 3
+    x = rng.standard_normal((q, bs)) * np.ldexp(1.0, rng.integers(-148, 126, (q, 1)))
+    outlier = rng.random(q) < 0.3
+    x[outlier, 0] *= 2.0 ** 10
+    blocks = [fp32.encode(x, saturate=True), random_codes(fp32, q * bs, rng).reshape(q, bs)]
+
+    grid = np.unique(np.abs(fmt.element_decode(np.arange(1 << fmt.element.width))))
+    mids = (grid[:-1] + grid[1:]) / 2
+    directed = []
+    for k in range(q):
+        kind = k % 6
+        power = np.ldexp(1.0, int(rng.integers(-120, 110)))
+        if kind == 0:
+            row = np.where(rng.random(bs) < 0.5, -0.0, 0.0)
+        elif kind in (1, 2):
+            row = rng.standard_normal(bs) * power
+            row[rng.integers(0, bs)] = [np.nan, np.inf, -np.inf][int(rng.integers(0, 3))]
+        elif kind in (3, 4):
+            row = rng.choice(mids, bs) * power * np.where(rng.random(bs) < 0.5, -1, 1)
+            row[0] = fmt.element_max * power
+        else:
+            row = rng.uniform(fmt.element_max, 2.0 ** (fmt.element_emax + 1), bs) * power
+        directed.append(fp32.encode(row, saturate=True))
+    x = np.concatenate(blocks + [np.array(directed)]).astype(np.uint64)
+    values = fp32.decode(x)
+    amax = np.max(np.where(np.isfinite(values), np.abs(values), 0), axis=1)
+    limit = fmt.element_max * (fmt.scale.max_finite if fmt.tensor_scale else 1.0)
+    ts = np.where(amax > 0, amax / limit, 1.0) * np.ldexp(1.0, rng.integers(-3, 4, len(x)))
+    ts = np.clip(ts, 2.0 ** -120, 2.0 ** 120)
+    return x, fp32.encode(ts).astype(np.uint64)

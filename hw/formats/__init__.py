@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import re
 
+from .block import E8M0, BlockFormat, BlockTensor, ScaleFormat, ScaleRule
 from .exact import Exact, Rounding
 from .float import FloatFormat, Special
 from .integer import IntFormat
 from .posit import PositFormat, QuireFormat
 
-__all__ = ["FloatFormat", "IntFormat", "PositFormat", "QuireFormat", "Special", "Rounding", "Exact", "Format",
+__all__ = ["FloatFormat", "IntFormat", "PositFormat", "QuireFormat", "BlockFormat", "BlockTensor", "ScaleFormat",
+           "ScaleRule", "E8M0", "Special", "Rounding", "Exact", "Format",
            "get", "names", "registered", "register", "accumulators", "default_accumulator"]
 
-Format = FloatFormat | IntFormat | PositFormat | QuireFormat
+Format = FloatFormat | IntFormat | PositFormat | QuireFormat | BlockFormat
 
 _REGISTRY: dict[str, Format] = {}
 
@@ -54,13 +56,20 @@ for _fmt in (
 ):
     register(_fmt)
 
+#: OCP MX v1.0 concrete formats (block of 32, E8M0 scale) and NVIDIA's NVFP4.
+for _name, _element in (("mxfp8_e4m3", "e4m3"), ("mxfp8_e5m2", "e5m2"), ("mxfp6_e3m2", "e3m2"),
+                        ("mxfp6_e2m3", "e2m3"), ("mxfp4", "e2m1"), ("mxint8", "int8")):
+    register(BlockFormat(_name, _REGISTRY[_element], E8M0, 32))
+register(BlockFormat("nvfp4", _REGISTRY["e2m1"], _REGISTRY["e4m3"], 16, tensor_scale=True, rule=ScaleRule.NEAREST))
+
 GENERIC_EXP_BITS = range(2, 9)
 GENERIC_MAN_BITS = range(1, 24)
 GENERIC_INT_BITS = range(2, 33)
 _GENERIC_HELP = (f"or eXmY with X in {GENERIC_EXP_BITS.start}..{GENERIC_EXP_BITS.stop - 1} and "
                  f"Y in {GENERIC_MAN_BITS.start}..{GENERIC_MAN_BITS.stop - 1}, "
                  f"or intN with N in {GENERIC_INT_BITS.start}..{GENERIC_INT_BITS.stop - 1}, "
-                 "or positN / positNesE with N in 3..32, E in 0..4 and E <= N-3 (E defaults to 2)")
+                 "or positN / positNesE with N in 3..32, E in 0..4 and E <= N-3 (E defaults to 2), "
+                 "or mx_<element>_b<K> (an E8M0-scaled block of K elements, e.g. mx_e4m3_b16)")
 
 
 def names() -> list[str]:
@@ -95,6 +104,14 @@ def get(name: str) -> Format:
             return PositFormat(name, n, es)
         except ValueError as e:
             raise ValueError(f"format {name!r}: {e}") from None
+    if m := re.fullmatch(r"mx_(\w+?)_b(\d+)", name):
+        element = get(m[1])
+        if not isinstance(element, (FloatFormat, IntFormat)):
+            raise ValueError(f"format {name!r}: a block element must be a float or integer format, not {m[1]}")
+        try:
+            return BlockFormat(name, element, E8M0, int(m[2]))
+        except ValueError as e:
+            raise ValueError(f"format {name!r}: {e}") from None
     if name.startswith("quire_"):
         posit = get(name[len("quire_"):])
         if isinstance(posit, PositFormat):
@@ -106,6 +123,8 @@ def accumulators(fmt: Format) -> list[str]:
     """Names of the accumulator formats the MAC and dot units support for ``fmt``."""
     if isinstance(fmt, PositFormat):
         return [fmt.quire().name]
+    if isinstance(fmt, BlockFormat):
+        return ["fp32"]
     return ["int32"] if isinstance(fmt, IntFormat) else ["fp32", "fp16", "bf16"]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Rounding", "Exact", "bit_length", "code_dtype", "round_at", "multiply", "add"]
+__all__ = ["Rounding", "Exact", "bit_length", "code_dtype", "round_at", "multiply", "divide", "add"]
 
 #: Integer significands handed to a rounder are cut to this many bits, with the
 #: cut-off bits folded into a sticky flag (enough for any target of <= 58 bits).
@@ -154,6 +154,23 @@ def multiply(x: Exact, y: Exact) -> Exact:
     finite = ~(x.nan | x.inf | y.nan | y.inf)
     mag = np.where(finite, x.mag.astype(object) * y.mag.astype(object), 0)
     return Exact(x.neg ^ y.neg, mag.astype(object), x.exp + y.exp, nan, inf)
+
+
+def divide(x: Exact, y: Exact, bits: int = 64) -> Exact:
+    """``x / y`` for finite ``x`` and finite nonzero ``y``, good for any rounding to <= ``bits - 2`` bits.
+
+    The quotient keeps at least ``bits`` significant bits; a nonzero remainder
+    is jammed as a sticky 1 into its LSB, so rounding it gives the correctly
+    rounded quotient.  Zero where ``x`` is zero; the caller handles specials
+    and ``y == 0``.
+    """
+    num = np.asarray(x.mag).astype(object)
+    den = np.where(np.asarray(y.mag) == 0, 1, y.mag).astype(object)
+    shift = np.maximum(bit_length(den) - bit_length(num) + bits + 1, 0)
+    scaled = num << shift.astype(object)
+    quotient, remainder = scaled // den, scaled % den
+    mag = quotient | np.asarray(remainder != 0).astype(object)
+    return Exact(x.neg ^ y.neg, mag.astype(object), x.exp - y.exp - shift, x.nan | y.nan, x.inf | y.inf)
 
 
 def add(terms: list[Exact]) -> Exact:

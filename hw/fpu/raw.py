@@ -15,9 +15,9 @@ from amaranth import Module, Mux, Shape, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..formats import FloatFormat, Special
+from ..formats import FloatFormat, ScaleFormat, Special
 
-__all__ = ["RawShape", "leading_zeros", "Unpack"]
+__all__ = ["RawShape", "leading_zeros", "Unpack", "UnpackScale"]
 
 
 def _signed_bits(lo: int, hi: int) -> int:
@@ -109,5 +109,25 @@ class Unpack(wiring.Component):
             raw.sig.eq(Mux(special, 0, sig)),
             raw.zero.eq(~special & ~sig.any()),
             raw.exp.eq(Mux(normal, exp_field, 1) - (fmt.bias + fmt.man_bits)),
+        ]
+        return m
+
+
+class UnpackScale(wiring.Component):
+    """Power-of-two scale code (E8M0) -> raw value ``2**(code - bias)``; the all-ones code is NaN."""
+
+    def __init__(self, fmt: ScaleFormat):
+        self.fmt = fmt
+        self.raw_shape = RawShape(1, -fmt.bias, fmt.nan_code - fmt.bias)
+        super().__init__({"bits": In(fmt.width), "raw": Out(self.raw_shape.layout)})
+
+    def elaborate(self, platform):
+        m = Module()
+        nan = Signal()
+        m.d.comb += [
+            nan.eq(self.bits == self.fmt.nan_code),
+            self.raw.nan.eq(nan),
+            self.raw.sig.eq(~nan),
+            self.raw.exp.eq(self.bits - self.fmt.bias),
         ]
         return m

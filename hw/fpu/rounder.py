@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from ..formats import FloatFormat, Special
 from .raw import RawShape, leading_zeros
 
-__all__ = ["Rounder"]
+__all__ = ["Rounder", "FixedRounder"]
 
 
 class Rounder(wiring.Component):
@@ -90,4 +90,41 @@ class Rounder(wiring.Component):
             m.d.comb += self.bits.eq(over_code)
         with m.Else():
             m.d.comb += self.bits.eq(code[:fmt.width - 1] | sign)
+        return m
+
+
+class FixedRounder(wiring.Component):
+    """Raw value -> ``bits``-wide two's-complement code of ``round(value * 2**frac_bits)`` (combinational).
+
+    Round to nearest, ties to even; saturates symmetrically to +-(2**(bits-1) - 1)
+    (the MXINT element rule: code 10...0 is never produced); NaN gives 0 and
+    infinities saturate.  Callers that dropped bits jam a sticky 1 as for :class:`Rounder`.
+    """
+
+    def __init__(self, raw_shape: RawShape, bits: int, frac_bits: int):
+        self.raw_shape, self.int_bits, self.frac_bits = raw_shape, bits, frac_bits
+        super().__init__({"raw": In(raw_shape.layout), "bits": Out(bits)})
+
+    def elaborate(self, platform):
+        m = Module()
+        raw, width, bits = self.raw, self.raw_shape.sig_width, self.int_bits
+        limit = (1 << (bits - 1)) - 1
+        shift = Signal(signed(self.raw_shape.exp_shape.width + 2))
+        m.d.comb += shift.eq(raw.exp + self.frac_bits)
+        right = Signal(range(width + 2))
+        left = Signal(range(bits + 1))
+        m.d.comb += [
+            right.eq(Mux(shift < 0, Mux(-shift > width + 1, width + 1, -shift), 0)),
+            left.eq(Mux(shift > 0, Mux(shift > bits, bits, shift), 0)),
+        ]
+        shifted = Signal(2 * width + 1)
+        m.d.comb += shifted.eq((raw.sig << (width + 1)) >> right)
+        kept = shifted[width + 1:]
+        guard = shifted[width]
+        sticky = shifted[:width].any()
+        magnitude = Signal(width + bits + 1)
+        m.d.comb += magnitude.eq(Mux(shift > 0, raw.sig << left, kept + (guard & (sticky | kept[0]))))
+        clamped = Signal(bits)
+        m.d.comb += clamped.eq(Mux(raw.inf | (magnitude > limit), limit, magnitude))
+        m.d.comb += self.bits.eq(Mux(raw.nan, 0, Mux(raw.sign, -clamped, clamped)))
         return m

@@ -6,21 +6,37 @@ from amaranth.back import verilog
 
 from .. import formats
 from ..formats import Format
+from .block import BlockDotUnit, QuantUnit
 from .units import UNIT_KINDS, AddUnit, DotUnit, MulUnit, ReadoutUnit
 
-__all__ = ["MulUnit", "AddUnit", "DotUnit", "ReadoutUnit", "UNIT_KINDS", "build_unit", "default_name", "to_verilog"]
+__all__ = ["MulUnit", "AddUnit", "DotUnit", "ReadoutUnit", "BlockDotUnit", "QuantUnit", "UNIT_KINDS",
+           "build_unit", "default_unit", "default_name", "to_verilog"]
+
+
+def default_unit(fmt: Format) -> str:
+    """The unit a format is usually built as: "dot" for block formats, "mac" otherwise."""
+    return "dot" if isinstance(fmt, formats.BlockFormat) else "mac"
 
 
 def build_unit(kind: str, fmt: Format, *, lanes: int | None = None, acc: Format | None = None,
-               stages: int = 0):
+               stages: int = 0, align_bits: int | None = None):
     """The ``kind`` unit (one of ``UNIT_KINDS``) for operand format ``fmt``.
 
-    ``lanes`` applies to "dot" (default 4; at least 2); ``acc`` to "mac" and
-    "dot" (default: the format's first accumulator: fp32, int32 or the posit's quire).
-    "readout" (posits only) rounds a quire to its posit.
+    ``lanes`` applies to "dot" (default 4; at least 2; a block format's dot
+    unit takes one whole block); ``acc`` to "mac" and "dot" (default: the
+    format's first accumulator: fp32, int32 or the posit's quire).  "readout"
+    (posits only) rounds a quire to its posit; "quant" (block formats only)
+    quantizes one block of fp32.  ``align_bits`` (block dot units) truncates
+    the aligned products to that many bits before the sum.
     """
     if kind not in UNIT_KINDS:
         raise ValueError(f"unknown unit {kind!r}; valid: {', '.join(UNIT_KINDS)}")
+    if isinstance(fmt, formats.BlockFormat):
+        return _block_unit(kind, fmt, lanes, acc, stages, align_bits)
+    if kind == "quant":
+        raise ValueError(f"a quant unit quantizes a block format (mxfp8_e4m3, mxfp4, nvfp4, ...); {fmt.name} is not one")
+    if align_bits is not None:
+        raise ValueError("align_bits applies to the dot units of block formats")
     if kind == "dot":
         lanes = 4 if lanes is None else lanes
         if not isinstance(lanes, int) or lanes < 2:
@@ -43,6 +59,20 @@ def build_unit(kind: str, fmt: Format, *, lanes: int | None = None, acc: Format 
     return DotUnit(fmt, acc, lanes=lanes or 1, stages=stages)
 
 
+def _block_unit(kind, fmt, lanes, acc, stages, align_bits):
+    if kind not in ("dot", "quant"):
+        raise ValueError(f"a block format has dot and quant units, not {kind!r}")
+    if lanes not in (None, fmt.block_size):
+        raise ValueError(f"a {fmt.name} {kind} unit takes one block of {fmt.block_size} elements, not {lanes!r} lanes")
+    if kind == "quant":
+        if acc is not None or align_bits is not None:
+            raise ValueError("--acc and --align-bits apply to dot units; a quant unit has neither")
+        return QuantUnit(fmt, stages=stages)
+    if acc is not None and acc.name not in formats.accumulators(fmt):
+        raise ValueError(f"unknown accumulator {acc.name!r} for {fmt.name}; valid: {', '.join(formats.accumulators(fmt))}")
+    return BlockDotUnit(fmt, acc, stages=stages, align_bits=align_bits)
+
+
 def default_name(unit) -> str:
     """Module name that encodes the unit's parameters, e.g. ``mac_e4m3_fp32_s2``, ``mac_posit8_quire_s0``."""
     name = f"{unit.kind}_{unit.fmt.name}"
@@ -50,6 +80,8 @@ def default_name(unit) -> str:
         name += f"_x{unit.lanes}"
     if unit.kind in ("mac", "dot"):
         name += "_quire" if isinstance(unit.acc, formats.QuireFormat) else f"_{unit.acc.name}"
+    if getattr(unit, "align_bits", None) is not None:
+        name += f"_a{unit.align_bits}"
     return f"{name}_s{unit.stages}"
 
 
