@@ -1,4 +1,4 @@
-"""The main job: emit every registered format's MAC into ``build/verilog/`` and summarise.
+"""The main job: emit every registered format's MAC (a block format's block dot unit) into ``build/verilog/``.
 
 ``python -m hw.demo [--out DIR] [--stages N]`` writes one Verilog file per format
 (through a temporary file and a rename), lints each with Verilator when it
@@ -18,7 +18,7 @@ from amaranth.lib import wiring
 
 from . import formats
 from .gen import _write_atomic
-from .rtl import build_unit, default_name, to_verilog
+from .rtl import build_unit, default_name, default_unit, to_verilog
 
 WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
 
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     failures = 0
     for fmt in formats.registered():
         start = time.perf_counter()
-        unit = build_unit("mac", fmt, stages=args.stages)
+        unit = build_unit(default_unit(fmt), fmt, stages=args.stages)
         name = default_name(unit)
         text = to_verilog(unit, name)
         elapsed = (time.perf_counter() - start) * 1e3
@@ -62,8 +62,9 @@ def main(argv=None) -> int:
         lint = _lint(path)
         failures += lint == "WARNINGS"
         print(f"{fmt.name:<10} {name:<26} {text.count(chr(10)):>6} {elapsed:>7.0f}  {lint:<8} {_ports(unit)}")
-    print(f"\n{len(formats.registered())} MAC units written to {out}/ "
-          f"(accumulator: fp32 for floats, int32 for integers, the quire for posits; latency {args.stages} cycles)")
+    print(f"\n{len(formats.registered())} units written to {out}/: MACs, and one-block dot units for block formats "
+          f"(accumulator: fp32 for floats and blocks, int32 for integers, the quire for posits; "
+          f"latency {args.stages} cycles)")
     return 1 if failures else 0
 
 

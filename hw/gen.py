@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 from . import formats
-from .rtl import UNIT_KINDS, build_unit, default_name, to_verilog
+from .rtl import UNIT_KINDS, build_unit, default_name, default_unit, to_verilog
 
 __all__ = ["main", "format_table"]
 
@@ -31,8 +31,10 @@ class _BadInput(Exception):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m hw.gen", description="Generate the Verilog of an arithmetic unit for a number format.")
     p.add_argument("--fmt", help="operand format, e.g. e4m3, e5m2, bf16, int8 or a generic eXmY (see --list)")
-    p.add_argument("--unit", default="mac", help=f"unit kind: {', '.join(UNIT_KINDS)} (default mac)")
-    p.add_argument("--lanes", type=int, help="products per dot unit (dot only; default 4)")
+    p.add_argument("--unit", help=f"unit kind: {', '.join(UNIT_KINDS)} (default: mac; dot for block formats)")
+    p.add_argument("--lanes", type=int, help="products per dot unit (dot only; default 4; a block format's block size)")
+    p.add_argument("--align-bits", type=int, help="block dot units: align the products to the largest and "
+                                                  "truncate them to this many bits before the sum (default: exact)")
     p.add_argument("--acc", help="accumulator format (mac/dot; fp32, fp16 or bf16 for floats, int32 for ints, "
                                  "quire_<posit> for posits)")
     p.add_argument("--stages", type=int, default=0, help="pipeline register stages = latency in cycles (default 0)")
@@ -57,6 +59,8 @@ def _unit_from_args(args):
         fmt = formats.get(args.fmt)
     except ValueError as e:
         raise _BadInput(str(e)) from None
+    if args.unit is None:
+        args.unit = default_unit(fmt)
     if args.unit not in UNIT_KINDS:
         raise _BadInput(f"unknown unit {args.unit!r}; valid: {', '.join(UNIT_KINDS)}")
     if args.lanes is not None and args.lanes < 1:
@@ -74,7 +78,7 @@ def _unit_from_args(args):
     if args.top is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", args.top):
         raise _BadInput(f"--top {args.top!r} is not a Verilog identifier (letters, digits, _ and $; not a digit first)")
     try:
-        return build_unit(args.unit, fmt, lanes=args.lanes, acc=acc, stages=args.stages)
+        return build_unit(args.unit, fmt, lanes=args.lanes, acc=acc, stages=args.stages, align_bits=args.align_bits)
     except ValueError as e:
         raise _BadInput(str(e)) from None
 

@@ -11,7 +11,7 @@ import pytest
 
 from hw import formats as F
 from hw.gen import main
-from hw.rtl import build_unit, to_verilog
+from hw.rtl import build_unit, default_unit, to_verilog
 from sim.tools import use_verilator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,9 @@ def test_top_name_and_clock_ports(tmp_path):
     assert "module my_mac(" in text and re.search(r"input clk;", text) and re.search(r"input rst;", text)
 
 
-LINT_CASES = [(n, "mac", []) for n in F.names()] + [
+LINT_CASES = [(n, default_unit(F.get(n)), []) for n in F.names()] + [
+    ("mxfp8_e4m3", "quant", ["--stages", "1"]), ("mxfp4", "quant", []), ("nvfp4", "quant", ["--stages", "2"]),
+    ("mxint8", "quant", []), ("mxfp4", "dot", ["--align-bits", "10", "--stages", "3"]), ("mx_e3m4_b16", "dot", []),
     ("e4m3", "mul", ["--stages", "1"]), ("e2m1", "mul", []), ("int4", "mul", []), ("bf16", "mul", ["--stages", "2"]),
     ("e4m3", "dot", ["--lanes", "8", "--stages", "3"]), ("int8", "dot", ["--lanes", "16", "--stages", "2"]),
     ("e5m2", "mac", ["--acc", "bf16", "--stages", "4"]), ("e6m9", "mac", ["--acc", "fp16"]),
@@ -68,9 +70,9 @@ def test_verilator_lint_wall_is_clean_with_documented_waivers(tmp_path, name, un
 @pytest.mark.parametrize("name, unit, extra", LINT_CASES)
 def test_no_constant_only_always_blocks(name, unit, extra):
     """A constant driven from ``always @*`` is never evaluated by Verilog simulators."""
-    lanes = int(extra[extra.index("--lanes") + 1]) if "--lanes" in extra else None
-    text = to_verilog(build_unit(unit, F.get(name), lanes=lanes,
-                                 stages=int(extra[extra.index("--stages") + 1]) if "--stages" in extra else 0))
+    option = lambda flag, default=None: int(extra[extra.index(flag) + 1]) if flag in extra else default
+    text = to_verilog(build_unit(unit, F.get(name), lanes=option("--lanes"), stages=option("--stages", 0),
+                                 align_bits=option("--align-bits")))
     assert not re.search(r"always @\*\s*\n\s*[\w\\.\[\]: ]+ = \d+'[hbd][0-9a-fA-F]+;\s*\n(?!\s*(if|case))", text)
 
 
@@ -80,7 +82,15 @@ def test_no_constant_only_always_blocks(name, unit, extra):
     (["--fmt", "e4m3", "--lanes", "0"], "--lanes must be a positive integer"),
     (["--fmt", "e4m3", "--acc", "fp64"], "unknown accumulator 'fp64' for e4m3; valid: fp32, fp16, bf16"),
     (["--fmt", "int8", "--acc", "fp32"], "valid: int32"),
-    (["--fmt", "e4m3", "--unit", "fma"], "unknown unit 'fma'; valid: mul, add, mac, dot, readout"),
+    (["--fmt", "e4m3", "--unit", "fma"], "unknown unit 'fma'; valid: mul, add, mac, dot, readout, quant"),
+    (["--fmt", "e4m3", "--unit", "quant"], "e4m3 is not one"),
+    (["--fmt", "mxfp4", "--unit", "mac"], "a block format has dot and quant units"),
+    (["--fmt", "mxfp4", "--lanes", "8"], "one block of 32 elements"),
+    (["--fmt", "mxint8", "--align-bits", "8"], "integer elements"),
+    (["--fmt", "mxfp4", "--align-bits", "1"], "alignment width must be"),
+    (["--fmt", "e4m3", "--unit", "dot", "--align-bits", "8"], "block formats"),
+    (["--fmt", "nvfp4", "--acc", "fp16"], "valid: fp32"),
+    (["--fmt", "mx_posit8_b32"], "must be a float or integer format"),
     (["--fmt", "e4m3", "--unit", "readout"], "not a posit format"),
     (["--fmt", "posit8es9"], "posit exponent size es must be"),
     (["--fmt", "posit3"], "needs n >= es + 3"),

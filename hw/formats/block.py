@@ -22,8 +22,8 @@ Numerics (golden model, RTL and GPU reference all follow these):
   scale above 2**127 is NaN (as ml_dtypes' float8_e8m0fnu overflows).  A
   partial last block is a shorter block (padding never changes ``amax``).  An
   NVFP4 block whose scale rounds to zero has zero elements.  NVFP4's tensor
-  scale is ``fp32(amax_tensor / (max_elem * max_scale))`` over the tensor's
-  finite values (so no block scale saturates), 1.0 for an all-zero tensor,
+  scale is ``amax_tensor / (max_elem * max_scale)`` rounded up to fp32, over
+  the tensor's finite values (so no block scale saturates), 1.0 for an all-zero tensor,
   never below fp32's smallest subnormal.
 * **Dequantize** is exact (``element * scale * tensor_scale`` fits a double).
 * **Block dot** (MX spec section 6.4 for the exact form): ``round_fp32(acc +
@@ -253,7 +253,10 @@ def _tensor_scale(fmt: BlockFormat, values: np.ndarray) -> float:
     from . import get
     fp32 = get("fp32")
     limit = fmt.element_max * fmt.scale.max_finite
-    code = fp32.pack(divide(Exact.from_float(np.array([amax])), Exact.from_float(np.array([limit]))))[0]
+    code = int(fp32.pack(divide(Exact.from_float(np.array([amax])), Exact.from_float(np.array([limit]))),
+                         Rounding.RTZ)[0])
+    if float(fp32.decode(code)) * limit < amax:  # round up: the largest block never saturates its scale
+        code += 1
     return max(float(fp32.decode(code)), fp32.min_subnormal)
 
 

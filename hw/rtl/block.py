@@ -24,7 +24,7 @@ from .. import formats
 from ..formats import BlockFormat, FloatFormat, IntFormat, ScaleFormat, ScaleRule
 from ..fpu.add import FusedAdd
 from ..fpu.div import DivRaw
-from ..fpu.fixed import AlignedSum, ProductSum, adder_tree
+from ..fpu.fixed import MAX_FIXED_WIDTH, AlignedSum, ProductSum, adder_tree
 from ..fpu.mul import MulRaw
 from ..fpu.raw import RawShape, Unpack, UnpackScale, leading_zeros
 from ..fpu.rounder import FixedRounder, Rounder
@@ -59,6 +59,9 @@ class BlockDotUnit(_Unit):
         self.acc = acc or formats.get("fp32")
         if align_bits is not None and isinstance(fmt.element, IntFormat):
             raise ValueError(f"{fmt.name} has integer elements, which are always summed exactly; drop align_bits")
+        if align_bits is not None and (not isinstance(align_bits, int) or isinstance(align_bits, bool)
+                                       or not 2 <= align_bits <= MAX_FIXED_WIDTH):
+            raise ValueError(f"alignment width must be an int between 2 and {MAX_FIXED_WIDTH}, not {align_bits!r}")
         self.align_bits = align_bits
         operands = {
             "a": In(data.ArrayLayout(fmt.width, fmt.block_size)),
