@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
                                                   "truncate them to this many bits before the sum (default: exact)")
     p.add_argument("--acc", help="accumulator format (mac/dot; fp32, fp16 or bf16 for floats, int32 for ints, "
                                  "quire_<posit> for posits)")
+    p.add_argument("--grouped", action="store_true", help="LNS mac units: sum the products by log remainder, "
+                                                         "then one table constant per group (LNS-Madam's sharing)")
     p.add_argument("--stages", type=int, default=0, help="pipeline register stages = latency in cycles (default 0)")
     p.add_argument("--top", help="top module name (default encodes the parameters, e.g. mac_e4m3_fp32_s0)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -78,7 +80,8 @@ def _unit_from_args(args):
     if args.top is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", args.top):
         raise _BadInput(f"--top {args.top!r} is not a Verilog identifier (letters, digits, _ and $; not a digit first)")
     try:
-        return build_unit(args.unit, fmt, lanes=args.lanes, acc=acc, stages=args.stages, align_bits=args.align_bits)
+        return build_unit(args.unit, fmt, lanes=args.lanes, acc=acc, stages=args.stages, align_bits=args.align_bits,
+                          grouped=args.grouped)
     except ValueError as e:
         raise _BadInput(str(e)) from None
 

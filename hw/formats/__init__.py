@@ -15,13 +15,14 @@ from .block import E8M0, BlockFormat, BlockTensor, ScaleFormat, ScaleRule
 from .exact import Exact, Rounding
 from .float import FloatFormat, Special
 from .integer import IntFormat
+from .lns import LNSFormat
 from .posit import PositFormat, QuireFormat
 
 __all__ = ["FloatFormat", "IntFormat", "PositFormat", "QuireFormat", "BlockFormat", "BlockTensor", "ScaleFormat",
-           "ScaleRule", "E8M0", "Special", "Rounding", "Exact", "Format",
+           "ScaleRule", "E8M0", "LNSFormat", "Special", "Rounding", "Exact", "Format",
            "get", "names", "registered", "register", "accumulators", "default_accumulator"]
 
-Format = FloatFormat | IntFormat | PositFormat | QuireFormat | BlockFormat
+Format = FloatFormat | IntFormat | PositFormat | QuireFormat | BlockFormat | LNSFormat
 
 _REGISTRY: dict[str, Format] = {}
 
@@ -60,6 +61,8 @@ for _fmt in (
 for _name, _element in (("mxfp8_e4m3", "e4m3"), ("mxfp8_e5m2", "e5m2"), ("mxfp6_e3m2", "e3m2"),
                         ("mxfp6_e2m3", "e2m3"), ("mxfp4", "e2m1"), ("mxint8", "int8")):
     register(BlockFormat(_name, _REGISTRY[_element], E8M0, 32))
+#: LNS-Madam's 8-bit format: sign + 4.3 log, gamma = 8.
+register(LNSFormat("lns8", 4, 3))
 register(BlockFormat("nvfp4", _REGISTRY["e2m1"], _REGISTRY["e4m3"], 16, tensor_scale=True, rule=ScaleRule.NEAREST))
 
 GENERIC_EXP_BITS = range(2, 9)
@@ -69,7 +72,8 @@ _GENERIC_HELP = (f"or eXmY with X in {GENERIC_EXP_BITS.start}..{GENERIC_EXP_BITS
                  f"Y in {GENERIC_MAN_BITS.start}..{GENERIC_MAN_BITS.stop - 1}, "
                  f"or intN with N in {GENERIC_INT_BITS.start}..{GENERIC_INT_BITS.stop - 1}, "
                  "or positN / positNesE with N in 3..32, E in 0..4 and E <= N-3 (E defaults to 2), "
-                 "or mx_<element>_b<K> (an E8M0-scaled block of K elements, e.g. mx_e4m3_b16)")
+                 "or mx_<element>_b<K> (an E8M0-scaled block of K elements, e.g. mx_e4m3_b16), "
+                 "or lns<W>g<G> (W-bit LNS with gamma G, a power of two, e.g. lns8g4)")
 
 
 def names() -> list[str]:
@@ -112,6 +116,19 @@ def get(name: str) -> Format:
             return BlockFormat(name, element, E8M0, int(m[2]))
         except ValueError as e:
             raise ValueError(f"format {name!r}: {e}") from None
+    if m := re.fullmatch(r"lns(\d+)g(\d+)", name):
+        width, gamma = int(m[1]), int(m[2])
+        frac = gamma.bit_length() - 1
+        if gamma < 1 or gamma != 1 << frac or width - 1 - frac < 1:
+            raise ValueError(f"format {name!r}: gamma must be a power of two below 2**(width-2), not {gamma}")
+        try:
+            return LNSFormat(name, width - 1 - frac, frac)
+        except ValueError as e:
+            raise ValueError(f"format {name!r}: {e}") from None
+    if name.startswith("acc_"):
+        lns = get(name[len("acc_"):])
+        if isinstance(lns, LNSFormat):
+            return lns.accumulator()
     if name.startswith("quire_"):
         posit = get(name[len("quire_"):])
         if isinstance(posit, PositFormat):
@@ -125,6 +142,8 @@ def accumulators(fmt: Format) -> list[str]:
         return [fmt.quire().name]
     if isinstance(fmt, BlockFormat):
         return ["fp32"]
+    if isinstance(fmt, LNSFormat):
+        return [fmt.accumulator().name]
     return ["int32"] if isinstance(fmt, IntFormat) else ["fp32", "fp16", "bf16"]
 
 

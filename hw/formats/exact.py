@@ -40,7 +40,9 @@ class Rounding(enum.Enum):
 
 
 def code_dtype(width: int):
-    """Smallest unsigned numpy dtype that holds a ``width``-bit code."""
+    """Smallest unsigned numpy dtype that holds a ``width``-bit code (Python ints beyond 64 bits)."""
+    if width > 64:
+        return object
     return np.uint8 if width <= 8 else np.uint16 if width <= 16 else np.uint32 if width <= 32 else np.uint64
 
 

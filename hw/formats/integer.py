@@ -28,8 +28,8 @@ class IntFormat:
     signed: bool = True
 
     def __post_init__(self):
-        if not isinstance(self.bits, int) or isinstance(self.bits, bool) or not 2 <= self.bits <= 64:
-            raise ValueError(f"bits must be an int between 2 and 64, not {self.bits!r}")
+        if not isinstance(self.bits, int) or isinstance(self.bits, bool) or not 2 <= self.bits <= 1024:
+            raise ValueError(f"bits must be an int between 2 and 1024, not {self.bits!r}")
 
     @property
     def width(self) -> int:
@@ -56,9 +56,12 @@ class IntFormat:
         return IntFormat(f"{self.name}_product", 2 * self.bits, self.signed)
 
     def values(self, bits) -> np.ndarray:
-        """Integer value (int64) of each code."""
-        bits = np.asarray(bits).astype(np.uint64) & np.uint64((1 << self.bits) - 1)
-        bits = bits.astype(object) if self.bits > 32 else bits.astype(np.int64)
+        """Integer value of each code (int64; Python ints beyond 32 bits)."""
+        if self.bits > 64:
+            bits = np.asarray(bits, dtype=object) & ((1 << self.bits) - 1)
+        else:
+            bits = np.asarray(bits).astype(np.uint64) & np.uint64((1 << self.bits) - 1)
+            bits = bits.astype(object) if self.bits > 32 else bits.astype(np.int64)
         if self.signed:
             bits = np.where(bits >= (1 << (self.bits - 1)), bits - (1 << self.bits), bits)
         return bits
@@ -88,7 +91,8 @@ class IntFormat:
             v = np.minimum(np.maximum(v, self.min_value), self.max_value)
         v = np.where(value.inf, np.where(value.neg, self.min_value, self.max_value), v)
         v = np.where(value.nan, 0, v)
-        return (v & ((1 << self.bits) - 1)).astype(np.uint64).astype(self.dtype)
+        wrapped = v & ((1 << self.bits) - 1)
+        return wrapped if self.bits > 64 else wrapped.astype(np.uint64).astype(self.dtype)
 
     def encode(self, values, rounding: Rounding | str = "rne", saturate: bool = False, rng=None) -> np.ndarray:
         return self.pack(Exact.from_float(values), Rounding.parse(rounding), saturate, rng)

@@ -7,9 +7,11 @@ from amaranth.back import verilog
 from .. import formats
 from ..formats import Format
 from .block import BlockDotUnit, QuantUnit
+from .lns import LNSLinearUnit, LNSMacUnit, LNSMulUnit
 from .units import UNIT_KINDS, AddUnit, DotUnit, MulUnit, ReadoutUnit
 
-__all__ = ["MulUnit", "AddUnit", "DotUnit", "ReadoutUnit", "BlockDotUnit", "QuantUnit", "UNIT_KINDS",
+__all__ = ["MulUnit", "AddUnit", "DotUnit", "ReadoutUnit", "BlockDotUnit", "QuantUnit", "LNSMulUnit",
+           "LNSLinearUnit", "LNSMacUnit", "UNIT_KINDS",
            "build_unit", "default_unit", "default_name", "to_verilog"]
 
 
@@ -19,7 +21,7 @@ def default_unit(fmt: Format) -> str:
 
 
 def build_unit(kind: str, fmt: Format, *, lanes: int | None = None, acc: Format | None = None,
-               stages: int = 0, align_bits: int | None = None):
+               stages: int = 0, align_bits: int | None = None, grouped: bool = False):
     """The ``kind`` unit (one of ``UNIT_KINDS``) for operand format ``fmt``.
 
     ``lanes`` applies to "dot" (default 4; at least 2; a block format's dot
@@ -27,12 +29,20 @@ def build_unit(kind: str, fmt: Format, *, lanes: int | None = None, acc: Format 
     format's first accumulator: fp32, int32 or the posit's quire).  "readout"
     (posits only) rounds a quire to its posit; "quant" (block formats only)
     quantizes one block of fp32.  ``align_bits`` (block dot units) truncates
-    the aligned products to that many bits before the sum.
+    the aligned products to that many bits before the sum.  LNS formats have
+    "mul", "linear" (product -> fixed point) and "mac" with any number of
+    ``lanes`` (the vector PE; ``grouped`` converts once per remainder).
     """
     if kind not in UNIT_KINDS:
         raise ValueError(f"unknown unit {kind!r}; valid: {', '.join(UNIT_KINDS)}")
     if isinstance(fmt, formats.BlockFormat):
         return _block_unit(kind, fmt, lanes, acc, stages, align_bits)
+    if isinstance(fmt, formats.LNSFormat):
+        return _lns_unit(kind, fmt, lanes, acc, stages, align_bits, grouped)
+    if grouped:
+        raise ValueError("grouped conversion applies to LNS MAC units")
+    if kind == "linear":
+        raise ValueError(f"a linear (log-to-linear) unit converts LNS products; {fmt.name} is not an LNS format")
     if kind == "quant":
         raise ValueError(f"a quant unit quantizes a block format (mxfp8_e4m3, mxfp4, nvfp4, ...); {fmt.name} is not one")
     if align_bits is not None:
@@ -73,13 +83,31 @@ def _block_unit(kind, fmt, lanes, acc, stages, align_bits):
     return BlockDotUnit(fmt, acc, stages=stages, align_bits=align_bits)
 
 
+def _lns_unit(kind, fmt, lanes, acc, stages, align_bits, grouped):
+    if kind not in ("mul", "linear", "mac"):
+        raise ValueError(f"an LNS format has mul, linear and mac units, not {kind!r}")
+    if align_bits is not None:
+        raise ValueError("align_bits applies to the dot units of block formats")
+    if kind != "mac":
+        if lanes not in (None, 1) or acc is not None or grouped:
+            raise ValueError(f"--lanes, --acc and --grouped apply to LNS mac units, not {kind}")
+        return (LNSMulUnit if kind == "mul" else LNSLinearUnit)(fmt, stages=stages)
+    if acc is not None and acc.name != fmt.accumulator().name:
+        raise ValueError(f"unknown accumulator {acc.name!r} for {fmt.name}; valid: {fmt.accumulator().name}")
+    if lanes is not None and (not isinstance(lanes, int) or lanes < 1):
+        raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
+    return LNSMacUnit(fmt, lanes or 1, stages=stages, grouped=grouped)
+
+
 def default_name(unit) -> str:
     """Module name that encodes the unit's parameters, e.g. ``mac_e4m3_fp32_s2``, ``mac_posit8_quire_s0``."""
     name = f"{unit.kind}_{unit.fmt.name}"
-    if unit.kind == "dot":
+    if unit.kind == "dot" or (unit.kind == "mac" and unit.lanes > 1):
         name += f"_x{unit.lanes}"
     if unit.kind in ("mac", "dot"):
         name += "_quire" if isinstance(unit.acc, formats.QuireFormat) else f"_{unit.acc.name}"
+    if getattr(unit, "grouped", False):
+        name += "_grouped"
     if getattr(unit, "align_bits", None) is not None:
         name += f"_a{unit.align_bits}"
     return f"{name}_s{unit.stages}"
