@@ -48,6 +48,8 @@ def test_top_name_and_clock_ports(tmp_path):
 LINT_CASES = [(n, default_unit(F.get(n)), []) for n in F.names()] + [
     ("mxfp8_e4m3", "quant", ["--stages", "1"]), ("mxfp4", "quant", []), ("nvfp4", "quant", ["--stages", "2"]),
     ("mxint8", "quant", []), ("mxfp4", "dot", ["--align-bits", "10", "--stages", "3"]), ("mx_e3m4_b16", "dot", []),
+    ("lns8", "mac", ["--lanes", "16"]), ("lns8", "mac", ["--lanes", "16", "--grouped", "--stages", "2"]),
+    ("lns8", "mul", []), ("lns8", "linear", ["--stages", "1"]), ("lns8g4", "mac", ["--lanes", "4"]),
     ("e4m3", "mul", ["--stages", "1"]), ("e2m1", "mul", []), ("int4", "mul", []), ("bf16", "mul", ["--stages", "2"]),
     ("e4m3", "dot", ["--lanes", "8", "--stages", "3"]), ("int8", "dot", ["--lanes", "16", "--stages", "2"]),
     ("e5m2", "mac", ["--acc", "bf16", "--stages", "4"]), ("e6m9", "mac", ["--acc", "fp16"]),
@@ -72,7 +74,7 @@ def test_no_constant_only_always_blocks(name, unit, extra):
     """A constant driven from ``always @*`` is never evaluated by Verilog simulators."""
     option = lambda flag, default=None: int(extra[extra.index(flag) + 1]) if flag in extra else default
     text = to_verilog(build_unit(unit, F.get(name), lanes=option("--lanes"), stages=option("--stages", 0),
-                                 align_bits=option("--align-bits")))
+                                 align_bits=option("--align-bits"), grouped="--grouped" in extra))
     assert not re.search(r"always @\*\s*\n\s*[\w\\.\[\]: ]+ = \d+'[hbd][0-9a-fA-F]+;\s*\n(?!\s*(if|case))", text)
 
 
@@ -82,7 +84,7 @@ def test_no_constant_only_always_blocks(name, unit, extra):
     (["--fmt", "e4m3", "--lanes", "0"], "--lanes must be a positive integer"),
     (["--fmt", "e4m3", "--acc", "fp64"], "unknown accumulator 'fp64' for e4m3; valid: fp32, fp16, bf16"),
     (["--fmt", "int8", "--acc", "fp32"], "valid: int32"),
-    (["--fmt", "e4m3", "--unit", "fma"], "unknown unit 'fma'; valid: mul, add, mac, dot, readout, quant"),
+    (["--fmt", "e4m3", "--unit", "fma"], "unknown unit 'fma'; valid: mul, add, mac, dot, readout, quant, linear"),
     (["--fmt", "e4m3", "--unit", "quant"], "e4m3 is not one"),
     (["--fmt", "mxfp4", "--unit", "mac"], "a block format has dot and quant units"),
     (["--fmt", "mxfp4", "--lanes", "8"], "one block of 32 elements"),
@@ -91,6 +93,12 @@ def test_no_constant_only_always_blocks(name, unit, extra):
     (["--fmt", "e4m3", "--unit", "dot", "--align-bits", "8"], "block formats"),
     (["--fmt", "nvfp4", "--acc", "fp16"], "valid: fp32"),
     (["--fmt", "mx_posit8_b32"], "must be a float or integer format"),
+    (["--fmt", "lns8", "--unit", "dot"], "an LNS format has mul, linear and mac units"),
+    (["--fmt", "lns8", "--unit", "mul", "--lanes", "4"], "apply to LNS mac units"),
+    (["--fmt", "lns8", "--acc", "fp32"], "valid: acc_lns8"),
+    (["--fmt", "e4m3", "--grouped"], "grouped conversion applies to LNS"),
+    (["--fmt", "e4m3", "--unit", "linear"], "not an LNS format"),
+    (["--fmt", "lns8g3"], "gamma must be a power of two"),
     (["--fmt", "e4m3", "--unit", "readout"], "not a posit format"),
     (["--fmt", "posit8es9"], "posit exponent size es must be"),
     (["--fmt", "posit3"], "needs n >= es + 3"),

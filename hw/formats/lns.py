@@ -133,6 +133,11 @@ class LNSFormat:
         return qmin - self.table_bits
 
     @cached_property
+    def roots(self) -> tuple[float, ...]:
+        """``2**(r/gamma)`` in float64, r = 0 .. gamma-1: decode is ``ldexp(roots[r], q)``, the same in every layer."""
+        return tuple(2.0 ** (r / self.gamma) for r in range(self.gamma))
+
+    @cached_property
     def table(self) -> tuple[int, ...]:
         """``T[r] = round(2**(r/gamma) * 2**table_bits)`` (nearest, float64), r = 0 .. gamma-1."""
         return tuple(int(np.rint(2.0 ** (r / self.gamma) * 2.0 ** self.table_bits)) for r in range(self.gamma))
@@ -157,7 +162,8 @@ class LNSFormat:
     # -- values -------------------------------------------------------------------
     def decode(self, bits) -> np.ndarray:
         sign, log, zero, nan = self.fields(bits)
-        mag = np.exp2(log / self.gamma)
+        q = np.floor_divide(log, self.gamma)
+        mag = np.ldexp(np.asarray(self.roots)[log - q * self.gamma], q)
         value = np.where(sign, -mag, mag)
         return np.where(nan, np.nan, np.where(zero, 0.0, value))
 
@@ -197,7 +203,7 @@ class LNSFormat:
         q = np.floor_divide(log, self.gamma)
         r = log - q * self.gamma
         t = np.asarray(self.table, dtype=np.int64)[r]
-        shift = (q - self.acc_lsb_exp - self.table_bits).astype(object)
+        shift = np.maximum(q - self.acc_lsb_exp - self.table_bits, 0).astype(object)  # reserved logs: masked below
         mag = np.asarray(t.astype(object) << shift, dtype=object)
         mag = np.where(zero | nan, 0, mag)
         return np.where(sign, -mag, mag)
@@ -217,7 +223,7 @@ class LNSFormat:
             sign, log, zero, nan = self.product_format().fields(products)
             q = np.floor_divide(log, self.gamma)
             r = log - q * self.gamma
-            shift = (q - self.acc_lsb_exp - self.table_bits).astype(object)
+            shift = np.maximum(q - self.acc_lsb_exp - self.table_bits, 0).astype(object)
             powers = np.where(zero | nan, 0, np.left_shift(np.ones(q.shape, dtype=object), shift))
             powers = np.where(sign, -powers, powers)
             total = sum(self.table[k] * np.where(r == k, powers, 0).sum(axis=-1) for k in range(self.gamma))

@@ -1,0 +1,1 @@
+"""PyTorch reference of the package's numerics; every function runs on CPU torch and on CUDA."""
