@@ -24,26 +24,32 @@ def lns_encode(x: torch.Tensor, fmt: LNSFormat, stochastic: bool = False, genera
     """(sign, log) of ``x``: ``log`` (int32, units of 1/gamma) rounded to nearest or stochastically,
     saturated above; values that round below the smallest log become zero (log = ``fmt.zero_log``,
     sign 0); NaN and +-Inf become NaN (``fmt.zero_log``, sign 1)."""
-    scaled = torch.log2(x.abs().double()) * fmt.gamma
+    x = x.double()
+    nan = torch.isnan(x) | torch.isinf(x)
+    live = ~nan & (x != 0)
+    mag = torch.where(live, x.abs(), torch.ones_like(x))
     if stochastic:
+        scaled = torch.log2(mag) * fmt.gamma
         low = torch.floor(scaled)
         noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float64)
-        log = low + (noise < scaled - low).double()
-    else:
-        log = torch.round(scaled)  # half to even, as the golden model's rint
-    nan = torch.isnan(x) | torch.isinf(x)
-    zero = ~nan & ((x == 0) | (torch.isfinite(scaled) & (log < fmt.min_log)) | (scaled == -math.inf))
+        log = low.long() + (noise < scaled - low).long()
+    else:  # as the golden model: the significand against the float64 midpoint constants
+        frac, exp = torch.frexp(mag)
+        midpoints = torch.tensor(fmt.midpoints, dtype=torch.float64, device=x.device)
+        log = (exp.long() - 1) * fmt.gamma + torch.searchsorted(midpoints, (2 * frac).contiguous(), right=True)
+    zero = ~nan & ((x == 0) | (log < fmt.min_log))
     log = torch.where(zero | nan, torch.full_like(log, fmt.zero_log), log.clamp(max=fmt.max_log))
     return (torch.signbit(x) & ~zero) | nan, log.to(torch.int32)
 
 
 def lns_decode(sign: torch.Tensor, log: torch.Tensor, fmt: LNSFormat, dtype=torch.float32) -> torch.Tensor:
-    """Values of (sign, log) as ``ldexp(fmt.roots[r], q)``, bit for bit the golden decode;
+    """Values of (sign, log) as ``fmt.roots[r] * 2**q``, bit for bit the golden decode on CPU and CUDA;
     the reserved log gives 0 (sign 0) or NaN (sign 1)."""
     log = log.long()
     q = torch.div(log, fmt.gamma, rounding_mode="floor")
     roots = torch.tensor(fmt.roots, dtype=torch.float64, device=log.device)
-    mag = torch.ldexp(roots[log - q * fmt.gamma], q.double())
+    power = ((q.clamp(-1022, 1023) + 1023) << 52).view(torch.float64)  # 2**q built from its bits: exact
+    mag = roots[log - q * fmt.gamma] * power
     value = torch.where(sign, -mag, mag)
     reserved = log == fmt.zero_log
     value = torch.where(reserved, torch.where(sign, torch.full_like(mag, math.nan), torch.zeros_like(mag)), value)

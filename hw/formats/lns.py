@@ -10,9 +10,11 @@ Numerics (golden model, RTL and GPU reference follow these):
 
 * **Zero and NaN**: the most negative log pattern ``10...0`` is zero with sign 0
   and NaN with sign 1 (as a posit's NaR, one NaN).  Every other code is finite.
-* **Encode** rounds ``log2|v|`` to a multiple of ``1/gamma``: ``rne`` to nearest
-  (ties, which only exact midpoints give, to even), or ``stochastic`` (up with
-  probability equal to the fractional part); ``log2`` is taken in float64.
+* **Encode** rounds ``log2|v|`` to a multiple of ``1/gamma``: ``rne`` to nearest,
+  by comparing the significand with the float64 constants ``2**((j+1/2)/gamma)``
+  (``midpoints``; at or above one rounds up), so every layer rounds alike; or
+  ``stochastic`` (up with probability equal to the fractional part of the
+  float64 ``log2``).
   Above the largest code it saturates; a log that rounds below the smallest
   code flushes to zero; 0 gives +0; NaN and +-Inf give NaN.
 * **Product**: logs add, signs XOR; exact in ``product_format()`` (one more
@@ -138,6 +140,11 @@ class LNSFormat:
         return tuple(2.0 ** (r / self.gamma) for r in range(self.gamma))
 
     @cached_property
+    def midpoints(self) -> tuple[float, ...]:
+        """``2**((j + 1/2)/gamma)`` in float64, j = 0 .. gamma-1: the rounding thresholds of encode."""
+        return tuple(2.0 ** ((j + 0.5) / self.gamma) for j in range(self.gamma))
+
+    @cached_property
     def table(self) -> tuple[int, ...]:
         """``T[r] = round(2**(r/gamma) * 2**table_bits)`` (nearest, float64), r = 0 .. gamma-1."""
         return tuple(int(np.rint(2.0 ** (r / self.gamma) * 2.0 ** self.table_bits)) for r in range(self.gamma))
@@ -170,21 +177,22 @@ class LNSFormat:
     def encode(self, values, rounding: Rounding | str = "rne", rng=None) -> np.ndarray:
         rounding = Rounding.parse(rounding)
         v = np.asarray(values, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scaled = np.log2(np.abs(v)) * self.gamma
-        finite = np.isfinite(scaled)
-        scaled = np.where(finite, scaled, 0.0)
+        finite = np.isfinite(v) & (v != 0)
         if rounding is Rounding.RNE:
-            log = np.rint(scaled)
+            # |v| = m * 2**e with m in [1, 2): the log rounds up past each midpoint constant
+            frac, exp = np.frexp(np.where(finite, np.abs(v), 1.0))
+            steps = np.searchsorted(np.asarray(self.midpoints), 2 * frac, side="right")
+            log = (exp.astype(np.int64) - 1) * self.gamma + steps
         elif rounding is Rounding.RTZ:
             raise ValueError("LNS encode rounds to nearest ('rne') or 'stochastic' on the log")
         else:
             if rng is None:
                 raise ValueError("stochastic rounding needs a seeded numpy Generator: rng=np.random.default_rng(seed)")
+            scaled = np.log2(np.where(finite, np.abs(v), 1.0)) * self.gamma
             low = np.floor(scaled)
-            log = low + (rng.random(v.shape) < scaled - low)
+            log = (low + (rng.random(v.shape) < scaled - low)).astype(np.int64)
         log = np.minimum(log, self.max_log)
-        zero = (v == 0) | (finite & (log < self.min_log)) | (np.isinf(scaled) & (scaled < 0))
+        zero = (v == 0) | (finite & (log < self.min_log))
         nan = np.isnan(v) | np.isinf(v)
         return self.pack_fields(np.signbit(v) & ~zero, np.where(zero | nan, 0, log).astype(np.int64), zero, nan)
 
