@@ -62,7 +62,8 @@ def test_e8m0_matches_ml_dtypes():
     rng = np.random.default_rng(0)
     values = np.concatenate([np.ldexp(rng.uniform(1, 2, 50_000), rng.integers(-135, 130, 50_000)),
                              np.ldexp(1.5, np.arange(-130, 128)), [0.0, -1.0, np.inf, -np.inf, np.nan, 1e-45]])
-    values = values.astype(np.float32)
+    with np.errstate(over="ignore"):  # the largest draws overflow float32 to Inf, on purpose
+        values = values.astype(np.float32)
     ref = values.astype(ml_dtypes.float8_e8m0fnu).view(np.uint8)
     ours = F.E8M0.encode(values)
     normal = ~((np.abs(values) > 2.0 ** -127) & (np.abs(values) < 2.0 ** -126)) & (values != 0)
