@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.formats import BlockFormat, Exact, FloatFormat, Format, IntFormat, ScaleFormat
+from hw.formats import BlockFormat, Exact, FloatFormat, Format, IntFormat, ScaleFormat, get
 from hw.formats.block import quantize
 from hw.formats.exact import bit_length, multiply
 
@@ -196,7 +196,7 @@ def quant_vectors(fmt: BlockFormat, n: int, rng: np.random.Generator):
     midpoints times a power of two (ties), values just past the element
     maximum (saturation).  Tensor scales lie near each block's own.
     """
-    fp32 = FloatFormat("fp32", 8, 23, 127)
+    fp32 = get("fp32")
     bs = fmt.block_size
     q = n // 3
     x = rng.standard_normal((q, bs)) * np.ldexp(1.0, rng.integers(-148, 126, (q, 1)))

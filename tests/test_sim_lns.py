@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from hw import formats as F
-from hw.lns import LogToLinear
 from hw.rtl import build_unit
 from sim.harness import Group
 from sim.run import run_groups
@@ -17,7 +16,7 @@ pytestmark = [pytest.mark.sim, pytest.mark.skipif("verilator" not in available_s
                                                   reason="Verilator not installed")]
 
 
-def mac_vectors(fmt, lanes, n, rng):
+def lns_mac_vectors(fmt, lanes, n, rng):
     """Random codes; a quarter cancel (lane pairs with b's sign flipped); a quarter carry
     zeros, NaNs and the extreme logs; accumulators random or near the wrap-around."""
     a = rng.integers(0, 1 << fmt.width, (n, lanes), dtype=np.uint64)
@@ -42,12 +41,12 @@ def lns_groups(name: str, rng, n: int):
     fmt = F.get(name)
     a, b = all_pairs(fmt)
     products = fmt.mul(a, b)
-    width = LogToLinear.term_width(fmt)
+    width = fmt.linear_width
     linear = fmt.to_linear(products).astype(object) & ((1 << width) - 1)
     groups = [Group(build_unit("mul", fmt, stages=1), 8, a, b, products),
               Group(build_unit("linear", fmt, stages=0), 8, products, None, linear)]
     for lanes, stages, grouped in ((16, 2, False), (16, 1, True), (1, 0, False), (5, 3, True)):
-        ma, mb, acc = mac_vectors(fmt, lanes, n, rng)
+        ma, mb, acc = lns_mac_vectors(fmt, lanes, n, rng)
         groups.append(Group(build_unit("mac", fmt, lanes=lanes, stages=stages, grouped=grouped), 4, ma, mb,
                             fmt.mac(ma, mb, acc), acc=acc))
     return groups

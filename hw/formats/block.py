@@ -108,6 +108,8 @@ class ScaleFormat:
 
 
 E8M0 = ScaleFormat("e8m0")
+#: The tensor scale's format (NVFP4), equal to the registry's ``fp32``.
+FP32 = FloatFormat("fp32", 8, 23, 127)
 
 
 class ScaleRule(enum.Enum):
@@ -250,14 +252,12 @@ def _tensor_scale(fmt: BlockFormat, values: np.ndarray) -> float:
     amax = float(np.max(np.abs(values[finite]), initial=0.0))
     if amax == 0.0:
         return 1.0
-    from . import get
-    fp32 = get("fp32")
     limit = fmt.element_max * fmt.scale.max_finite
-    code = int(fp32.pack(divide(Exact.from_float(np.array([amax])), Exact.from_float(np.array([limit]))),
+    code = int(FP32.pack(divide(Exact.from_float(np.array([amax])), Exact.from_float(np.array([limit]))),
                          Rounding.RTZ)[0])
-    if float(fp32.decode(code)) * limit < amax:  # round up: the largest block never saturates its scale
+    if float(FP32.decode(code)) * limit < amax:  # round up: the largest block never saturates its scale
         code += 1
-    return max(float(fp32.decode(code)), fp32.min_subnormal)
+    return max(float(FP32.decode(code)), FP32.min_subnormal)
 
 
 def quantize(fmt: BlockFormat, values, rule: ScaleRule | str | None = None,
@@ -270,10 +270,7 @@ def quantize(fmt: BlockFormat, values, rule: ScaleRule | str | None = None,
     """
     if rule is not None:
         fmt = BlockFormat(fmt.name, fmt.element, fmt.scale, fmt.block_size, fmt.tensor_scale, ScaleRule.parse(rule))
-    values = np.asarray(values)
-    if not np.issubdtype(values.dtype, np.floating) and values.dtype.kind != "V":
-        values = values.astype(np.float64)
-    values = values.astype(np.float64)
+    values = np.asarray(values).astype(np.float64)
     if values.ndim == 0:
         raise ValueError("quantize needs at least one axis (blocks run along the last)")
     n = values.shape[-1]

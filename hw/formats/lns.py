@@ -59,16 +59,18 @@ class LNSFormat:
     acc_bits: int | None = None
 
     def __post_init__(self):
-        if self.acc_bits is None:
-            span = ((2 * ((1 << (self.int_bits + self.frac_bits - 1)) - 1)) >> self.frac_bits) \
-                - ((2 * (-(1 << (self.int_bits + self.frac_bits - 1)) + 1)) >> self.frac_bits)
-            object.__setattr__(self, "acc_bits", self.table_bits + span + 2 + 8)
-        for field, lo, hi in (("int_bits", 1, 8), ("frac_bits", 0, 8), ("table_bits", 1, 24), ("acc_bits", 8, 1024)):
-            v = getattr(self, field)
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise ValueError(f"{field} must be an int between {lo} and {hi}, not {v!r}")
+        for field, lo, hi in (("int_bits", 1, 8), ("frac_bits", 0, 8), ("table_bits", 1, 24)):
+            self._check(field, lo, hi)
         if self.log_bits < 2:
             raise ValueError("an LNS format needs at least 2 log bits")
+        if self.acc_bits is None:
+            object.__setattr__(self, "acc_bits", self.linear_width + 8)
+        self._check("acc_bits", 8, 1024)
+
+    def _check(self, field: str, lo: int, hi: int):
+        v = getattr(self, field)
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            raise ValueError(f"{field} must be an int between {lo} and {hi}, not {v!r}")
 
     # -- parameters -----------------------------------------------------------
     @property
@@ -129,10 +131,29 @@ class LNSFormat:
         return IntFormat(f"acc_{self.name}", self.acc_bits)
 
     @property
+    def q_min(self) -> int:
+        """Integer part (floor) of the smallest product log."""
+        return (2 * self.min_log) >> self.frac_bits
+
+    @property
+    def q_max(self) -> int:
+        """Integer part (floor) of the largest product log."""
+        return (2 * self.max_log) >> self.frac_bits
+
+    @property
+    def linear_span(self) -> int:
+        """Largest shift ``q - q_min`` of a table constant in the conversion to linear."""
+        return self.q_max - self.q_min
+
+    @property
+    def linear_width(self) -> int:
+        """Bits of a signed converted term: the table constant, the shift and a sign."""
+        return self.table_bits + 1 + self.linear_span + 1
+
+    @property
     def acc_lsb_exp(self) -> int:
         """Weight of the accumulator's LSB: the smallest product's integer log minus ``table_bits``."""
-        qmin = math.floor(2 * self.min_log / self.gamma)
-        return qmin - self.table_bits
+        return self.q_min - self.table_bits
 
     @cached_property
     def roots(self) -> tuple[float, ...]:
@@ -207,14 +228,17 @@ class LNSFormat:
 
     def to_linear(self, product_codes) -> np.ndarray:
         """Product codes -> signed integers on the accumulator grid (``T[r] << (q - qmin)``); NaN and zero give 0."""
+        sign, r, shift, live = self._split(product_codes)
+        mag = np.asarray(np.asarray(self.table, dtype=object)[r] << shift, dtype=object)
+        mag = np.where(live, mag, 0)
+        return np.where(sign, -mag, mag)
+
+    def _split(self, product_codes):
+        """(sign, remainder r, shift q - q_min, finite nonzero) of product codes, ``log = q * gamma + r``."""
         sign, log, zero, nan = self.product_format().fields(product_codes)
         q = np.floor_divide(log, self.gamma)
-        r = log - q * self.gamma
-        t = np.asarray(self.table, dtype=np.int64)[r]
-        shift = np.maximum(q - self.acc_lsb_exp - self.table_bits, 0).astype(object)  # reserved logs: masked below
-        mag = np.asarray(t.astype(object) << shift, dtype=object)
-        mag = np.where(zero | nan, 0, mag)
-        return np.where(sign, -mag, mag)
+        shift = np.maximum(q - self.q_min, 0).astype(object)  # reserved logs fall below: masked by ``live``
+        return sign, log - q * self.gamma, shift, ~(zero | nan)
 
     def mac(self, a, b, acc, grouped: bool = False) -> np.ndarray:
         """``acc + sum_i lin(a[..., i] * b[..., i])`` wrapped to ``acc_bits`` (codes of ``accumulator()``).
@@ -228,11 +252,8 @@ class LNSFormat:
         acc_fmt = self.accumulator()
         products = self.mul(a, b)
         if grouped:
-            sign, log, zero, nan = self.product_format().fields(products)
-            q = np.floor_divide(log, self.gamma)
-            r = log - q * self.gamma
-            shift = np.maximum(q - self.acc_lsb_exp - self.table_bits, 0).astype(object)
-            powers = np.where(zero | nan, 0, np.left_shift(np.ones(q.shape, dtype=object), shift))
+            sign, r, shift, live = self._split(products)
+            powers = np.where(live, np.left_shift(np.ones(r.shape, dtype=object), shift), 0)
             powers = np.where(sign, -powers, powers)
             total = sum(self.table[k] * np.where(r == k, powers, 0).sum(axis=-1) for k in range(self.gamma))
         else:

@@ -8,15 +8,24 @@ from amaranth.lib.wiring import In, Out
 
 from .raw import RawShape
 
-__all__ = ["ProductSum", "AlignedSum", "adder_tree", "MAX_FIXED_WIDTH"]
+__all__ = ["ProductSum", "AlignedSum", "adder_tree", "balanced_tree", "MAX_FIXED_WIDTH"]
 
 #: Widest exact fixed-point sum a dot unit builds (bf16 products would need 522 bits).
 MAX_FIXED_WIDTH = 160
 
 
+def balanced_tree(values, combine):
+    """``combine`` folded over ``values`` pairwise, a log-depth tree (sums, maxima, ORs)."""
+    values = list(values)
+    while len(values) > 1:
+        values = [combine(values[i], values[i + 1]) if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]
+
+
 def adder_tree(values):
     """Balanced sum of a list of values (log-depth, as synthesis would want it)."""
-    return _tree(values, lambda x, y: x + y)
+    return balanced_tree(values, lambda x, y: x + y)
 
 
 class ProductSum(wiring.Component):
@@ -125,7 +134,7 @@ class AlignedSum(wiring.Component):
             live = ~(t.nan | t.inf | t.zero)
             m.d.comb += top.eq(Mux(live, t.exp + shape.sig_width, lowest))
             tops.append(top)
-        peak = _tree(tops, lambda x, y: Mux(x > y, x, y))
+        peak = balanced_tree(tops, lambda x, y: Mux(x > y, x, y))
         max_top = Signal(top_shape)
         m.d.comb += max_top.eq(peak)
         limit = width + shape.sig_width
@@ -143,10 +152,3 @@ class AlignedSum(wiring.Component):
         _finish(m, self.terms, total, self.sum, max_top - width)
         return m
 
-
-def _tree(values, combine):
-    values = list(values)
-    while len(values) > 1:
-        values = [combine(values[i], values[i + 1]) if i + 1 < len(values) else values[i]
-                  for i in range(0, len(values), 2)]
-    return values[0]

@@ -63,24 +63,13 @@ class LogToLinear(wiring.Component):
 
     def __init__(self, fmt: LNSFormat):
         self.fmt, self.in_format = fmt, fmt.product_format()
-        self.span = self.shift_span(fmt)
-        self.term_bits = self.term_width(fmt)
+        self.span, self.term_bits = fmt.linear_span, fmt.linear_width
         super().__init__({
             "a": In(self.in_format.width),
             "linear": Out(signed(self.term_bits)),
             "power": Out(signed(self.span + 2)),
             "remainder": Out(max(fmt.frac_bits, 1)),
         })
-
-    @staticmethod
-    def shift_span(fmt: LNSFormat) -> int:
-        """Largest shift ``q - qmin`` of a product's table constant."""
-        return ((2 * fmt.max_log) >> fmt.frac_bits) - (fmt.acc_lsb_exp + fmt.table_bits)
-
-    @classmethod
-    def term_width(cls, fmt: LNSFormat) -> int:
-        """Bits of a signed converted term."""
-        return fmt.table_bits + 1 + cls.shift_span(fmt) + 1
 
     def elaborate(self, platform):
         m = Module()
@@ -89,7 +78,7 @@ class LogToLinear(wiring.Component):
         q = Signal(signed(self.in_format.log_bits))
         m.d.comb += q.eq(p.log >> fmt.frac_bits)
         shift = Signal(range(self.span + 1))
-        m.d.comb += shift.eq(q - (fmt.acc_lsb_exp + fmt.table_bits))
+        m.d.comb += shift.eq(q - fmt.q_min)
         remainder = p.log[:fmt.frac_bits] if fmt.frac_bits else Const(0, 1)
         table = Array([Const(t, fmt.table_bits + 1) for t in fmt.table])
         magnitude = Signal(self.term_bits - 1)

@@ -63,10 +63,15 @@ def build_unit(kind: str, fmt: Format, *, lanes: int | None = None, acc: Format 
         return (MulUnit if kind == "mul" else AddUnit)(fmt, stages=stages)
     if acc is None:
         acc = formats.default_accumulator(fmt)
-    if acc.name not in formats.accumulators(fmt):
-        raise ValueError(f"unknown accumulator {acc.name!r} for {fmt.name}; valid: {', '.join(formats.accumulators(fmt))}")
+    _check_accumulator(fmt, acc)
     DotUnit.check(fmt, acc, lanes or 1)  # before construction: no half-built component
     return DotUnit(fmt, acc, lanes=lanes or 1, stages=stages)
+
+
+def _check_accumulator(fmt, acc):
+    """ValueError unless ``acc`` (None: the default) is one of ``fmt``'s accumulators."""
+    if acc is not None and acc.name not in formats.accumulators(fmt):
+        raise ValueError(f"unknown accumulator {acc.name!r} for {fmt.name}; valid: {', '.join(formats.accumulators(fmt))}")
 
 
 def _block_unit(kind, fmt, lanes, acc, stages, align_bits):
@@ -78,8 +83,7 @@ def _block_unit(kind, fmt, lanes, acc, stages, align_bits):
         if acc is not None or align_bits is not None:
             raise ValueError("--acc and --align-bits apply to dot units; a quant unit has neither")
         return QuantUnit(fmt, stages=stages)
-    if acc is not None and acc.name not in formats.accumulators(fmt):
-        raise ValueError(f"unknown accumulator {acc.name!r} for {fmt.name}; valid: {', '.join(formats.accumulators(fmt))}")
+    _check_accumulator(fmt, acc)
     return BlockDotUnit(fmt, acc, stages=stages, align_bits=align_bits)
 
 
@@ -92,8 +96,7 @@ def _lns_unit(kind, fmt, lanes, acc, stages, align_bits, grouped):
         if lanes not in (None, 1) or acc is not None or grouped:
             raise ValueError(f"--lanes, --acc and --grouped apply to LNS mac units, not {kind}")
         return (LNSMulUnit if kind == "mul" else LNSLinearUnit)(fmt, stages=stages)
-    if acc is not None and acc.name != fmt.accumulator().name:
-        raise ValueError(f"unknown accumulator {acc.name!r} for {fmt.name}; valid: {fmt.accumulator().name}")
+    _check_accumulator(fmt, acc)
     if lanes is not None and (not isinstance(lanes, int) or lanes < 1):
         raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
     return LNSMacUnit(fmt, lanes or 1, stages=stages, grouped=grouped)

@@ -24,7 +24,7 @@ from .. import formats
 from ..formats import BlockFormat, FloatFormat, IntFormat, ScaleFormat, ScaleRule
 from ..fpu.add import FusedAdd
 from ..fpu.div import DivRaw
-from ..fpu.fixed import MAX_FIXED_WIDTH, AlignedSum, ProductSum, adder_tree
+from ..fpu.fixed import MAX_FIXED_WIDTH, AlignedSum, ProductSum, adder_tree, balanced_tree
 from ..fpu.mul import MulRaw
 from ..fpu.raw import RawShape, Unpack, UnpackScale, leading_zeros
 from ..fpu.rounder import FixedRounder, Rounder
@@ -152,11 +152,7 @@ class QuantUnit(_Unit):
         special = Signal()
         m.d.comb += special.eq(_any([x[:src.width - 1] >= exp_ones for x in lanes]))
         amax_code = Signal(src.width - 1)
-        magnitudes = [x[:src.width - 1] for x in lanes]
-        while len(magnitudes) > 1:
-            magnitudes = [Mux(magnitudes[i] > magnitudes[i + 1], magnitudes[i], magnitudes[i + 1])
-                          if i + 1 < len(magnitudes) else magnitudes[i] for i in range(0, len(magnitudes), 2)]
-        m.d.comb += amax_code.eq(magnitudes[0])
+        m.d.comb += amax_code.eq(balanced_tree([x[:src.width - 1] for x in lanes], lambda x, y: Mux(x > y, x, y)))
         m.submodules.unpack_amax = unpack_amax = Unpack(src)
         m.d.comb += unpack_amax.bits.eq(amax_code)
 

@@ -41,7 +41,7 @@ class LNSLinearUnit(_Unit):
     kind = "linear"
 
     def __init__(self, fmt: LNSFormat, stages: int = 0):
-        super().__init__(fmt, 1, stages, {"a": In(fmt.product_format().width)}, "linear", LogToLinear.term_width(fmt))
+        super().__init__(fmt, 1, stages, {"a": In(fmt.product_format().width)}, "linear", fmt.linear_width)
 
     def elaborate(self, platform):
         m = Module()

@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..formats import FloatFormat, Format, IntFormat, PositFormat, QuireFormat
 from ..fpu.add import FusedAdd
-from ..fpu.fixed import ProductSum, adder_tree
+from ..fpu.fixed import ProductSum, adder_tree, balanced_tree
 from ..fpu.mul import MulRaw
 from ..fpu.posit import PositDecode, PositRounder, QuireToRaw
 from ..fpu.raw import RawShape, Unpack
@@ -242,10 +242,7 @@ class ReadoutUnit(_Unit):
 
 
 def _any(values):
-    result = values[0]
-    for v in values[1:]:
-        result = result | v
-    return result
+    return balanced_tree(values, lambda x, y: x | y)
 
 
 def _raw_products(m, fmt, a, b):
