@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lanes", type=int, help="products per dot unit (dot only; default 4; a block format's block size)")
     p.add_argument("--align-bits", type=int, help="block dot units: align the products to the largest and "
                                                   "truncate them to this many bits before the sum (default: exact)")
+    p.add_argument("--fmt-b", help="tensorcore units: format of operand b (default: --fmt), e.g. e5m2")
+    p.add_argument("--spec", default="h100_fp8", help="tensorcore units: the matrix unit's numerics "
+                                                      "(h100_fp8, h100_fp8_promoted; default h100_fp8)")
     p.add_argument("--acc", help="accumulator format (mac/dot; fp32, fp16 or bf16 for floats, int32 for ints, "
                                  "quire_<posit> for posits)")
     p.add_argument("--grouped", action="store_true", help="LNS mac units: sum the products by log remainder, "
@@ -69,6 +72,12 @@ def _unit_from_args(args):
         raise _BadInput(f"--lanes must be a positive integer, not {args.lanes}")
     if args.stages < 0:
         raise _BadInput(f"--stages must be a non-negative integer, not {args.stages}")
+    fmt_b = None
+    if args.fmt_b is not None:
+        try:
+            fmt_b = formats.get(args.fmt_b)
+        except ValueError as e:
+            raise _BadInput(f"--fmt-b: {e}") from None
     acc = None
     if args.acc is not None:
         valid = formats.accumulators(fmt)
@@ -81,7 +90,7 @@ def _unit_from_args(args):
         raise _BadInput(f"--top {args.top!r} is not a Verilog identifier (letters, digits, _ and $; not a digit first)")
     try:
         return build_unit(args.unit, fmt, lanes=args.lanes, acc=acc, stages=args.stages, align_bits=args.align_bits,
-                          grouped=args.grouped)
+                          grouped=args.grouped, fmt_b=fmt_b, spec=args.spec)
     except ValueError as e:
         raise _BadInput(str(e)) from None
 

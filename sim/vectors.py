@@ -16,9 +16,10 @@ import numpy as np
 from hw.formats import BlockFormat, Exact, FloatFormat, Format, IntFormat, ScaleFormat, get
 from hw.formats.block import quantize
 from hw.formats.exact import bit_length, multiply
+from hw.formats.tensorcore import step
 
 __all__ = ["all_pairs", "corner_codes", "random_codes", "mac_vectors", "dot_vectors", "block_dot_vectors",
-           "quant_vectors"]
+           "quant_vectors", "tensorcore_vectors"]
 
 
 def all_pairs(fmt: Format) -> tuple[np.ndarray, np.ndarray]:
@@ -228,3 +229,52 @@ def quant_vectors(fmt: BlockFormat, n: int, rng: np.random.Generator):
     ts = np.where(amax > 0, amax / limit, 1.0) * np.ldexp(1.0, rng.integers(-3, 4, len(x)))
     ts = np.clip(ts, 2.0 ** -120, 2.0 ** 120)
     return x, fp32.encode(ts).astype(np.uint64)
+
+
+def tensorcore_vectors(spec, fmt_a: FloatFormat, fmt_b: FloatFormat, lanes: int, n: int, rng: np.random.Generator):
+    """Operands and fp32 accumulators ``(a, b, acc)`` for one fused step of a tensor-core unit.
+
+    A quarter are random codes (NaN, Inf, zeros and subnormals included) with
+    random fp32 accumulators; a quarter are whole K = 8 * lanes dot products
+    walked step by step, each accumulator the golden result of the step before
+    (Gaussian operands, some with exponents spread over 2^-12..2^8, some whose
+    odd lanes nearly cancel the even ones); a quarter put the accumulator's
+    leading bit near the largest product's, so the window cuts it at every
+    distance; the rest mix directed corner codes into Gaussian operands.
+    """
+    fp32 = get("fp32")
+    q = n // 4
+    a = np.stack([random_codes(fmt_a, lanes, rng) for _ in range(n)])
+    b = np.stack([random_codes(fmt_b, lanes, rng) for _ in range(n)])
+    acc = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
+
+    def gaussian(fmt, shape, spread):
+        x = rng.normal(size=shape) * (np.exp2(rng.integers(-12, 9, shape)) if spread else 1)
+        return fmt.encode(np.clip(x, -fmt.max_finite, fmt.max_finite))
+
+    chain_rows = []
+    steps = 8
+    for chain in range(q // steps):
+        kind = chain % 3
+        ka, kb = gaussian(fmt_a, (steps, lanes), kind == 1), gaussian(fmt_b, (steps, lanes), kind == 1)
+        if kind == 2:
+            kb[:, 1::2] = fmt_b.encode(-fmt_b.decode(kb[:, 0::2][:, :lanes // 2]) * (1 + rng.integers(-1, 2, (steps, lanes // 2)) / 16))
+            ka[:, 1::2] = ka[:, 0::2][:, :lanes // 2]
+        c = np.uint32(0)
+        for s in range(steps):
+            chain_rows.append((ka[s], kb[s], c))
+            c = step(spec, fmt_a, fmt_b, ka[s], kb[s], c)
+    for i, (ra, rb, c) in enumerate(chain_rows):
+        a[q + i], b[q + i], acc[q + i] = ra, rb, c
+    rows = slice(2 * q, 3 * q)
+    a[rows], b[rows] = gaussian(fmt_a, (q, lanes), False), gaussian(fmt_b, (q, lanes), False)
+    top = np.max(np.where(np.isfinite(fmt_a.decode(a[rows]) * fmt_b.decode(b[rows])),
+                          np.floor(np.log2(np.abs(fmt_a.decode(a[rows]) * fmt_b.decode(b[rows])) + 1e-300)), -40), axis=-1)
+    acc[rows] = _near(fp32, top.astype(np.int64), 20, rng).astype(np.uint32)
+    rest = slice(3 * q, n)
+    corner_a, corner_b = corner_codes(fmt_a), corner_codes(fmt_b)
+    a[rest], b[rest] = gaussian(fmt_a, (n - 3 * q, lanes), True), gaussian(fmt_b, (n - 3 * q, lanes), True)
+    pick = rng.random((n - 3 * q, lanes)) < 0.15
+    a[rest] = np.where(pick, corner_a[rng.integers(0, len(corner_a), pick.shape)], a[rest])
+    b[rest] = np.where(pick[:, ::-1], corner_b[rng.integers(0, len(corner_b), pick.shape)], b[rest])
+    return a.astype(np.uint64), b.astype(np.uint64), acc

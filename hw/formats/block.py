@@ -43,7 +43,7 @@ from math import ceil
 
 import numpy as np
 
-from .exact import Exact, Rounding, add, divide, multiply, round_at
+from .exact import Exact, Rounding, add, divide, multiply, round_at, align_window
 from .float import FloatFormat
 from .integer import IntFormat
 
@@ -312,16 +312,6 @@ def dequantize(t: BlockTensor) -> np.ndarray:
     return fmt.element_decode(t.elements) * scale * t.tensor_scale
 
 
-def _align(products: Exact, top: np.ndarray, align_bits: int) -> Exact:
-    """Truncate each product (toward zero) below ``2**(max top - align_bits)`` of its block."""
-    live = ~(products.nan | products.inf | products.zero)
-    block_top = np.max(np.where(live, top, np.iinfo(np.int64).min // 2), axis=-1, keepdims=True)
-    cut = block_top - align_bits
-    drop = np.maximum(cut - products.exp, 0)
-    mag = np.where(live, products.mag.astype(object) >> drop.astype(object), 0).astype(object)
-    return Exact(products.neg, mag, products.exp + drop, products.nan, products.inf)
-
-
 def block_dot(fmt: BlockFormat, a, a_scale, b, b_scale, acc, acc_fmt: FloatFormat,
               align_bits: int | None = None) -> np.ndarray:
     """``round(acc + scale_a * scale_b * sum_i a_i * b_i)`` into ``acc_fmt``: one rounding per block.
@@ -340,7 +330,7 @@ def block_dot(fmt: BlockFormat, a, a_scale, b, b_scale, acc, acc_fmt: FloatForma
         raise ValueError(f"a and b must have the same shape (..., block), not {a.shape} and {b.shape}")
     products = multiply(fmt.element_unpack(a), fmt.element_unpack(b))
     if align_bits is not None and isinstance(fmt.element, FloatFormat):
-        products = _align(products, products.exp + 2 * fmt.element.precision, align_bits)
+        products = align_window(products, products.exp + 2 * fmt.element.precision, align_bits)
     lanes = [Exact(products.neg[..., i], products.mag[..., i], products.exp[..., i], products.nan[..., i],
                    products.inf[..., i]) for i in range(a.shape[-1])]
     total = add(lanes)

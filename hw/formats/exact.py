@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Rounding", "Exact", "bit_length", "code_dtype", "round_at", "multiply", "divide", "add"]
+__all__ = ["Rounding", "Exact", "bit_length", "code_dtype", "round_at", "multiply", "divide", "add",
+           "align_window"]
 
 #: Integer significands handed to a rounder are cut to this many bits, with the
 #: cut-off bits folded into a sticky flag (enough for any target of <= 58 bits).
@@ -203,3 +204,22 @@ def add(terms: list[Exact]) -> Exact:
     neg = np.where(total == 0, all_neg_zero, total < 0)
     neg = np.where(inf, neg_inf, neg)
     return Exact(neg.astype(bool), np.abs(total).astype(object), base, nan, inf)
+
+
+def align_window(values: Exact, top: np.ndarray, width: int, rounding: Rounding = Rounding.RTZ) -> Exact:
+    """Round each value's magnitude to a multiple of ``2**(T - width)``, ``T`` the largest ``top`` of its row.
+
+    The aligned adder window of block and tensor-core dot products: ``top``
+    (same shape as ``values``) is each term's alignment position and the last
+    axis holds the terms summed together.  Zeros, NaNs and infinities take no
+    part in ``T`` and keep their flags; ``rounding`` is RTZ (truncation, what
+    the hardware here does) or RNE.
+    """
+    live = ~(values.nan | values.inf | values.zero)
+    row_top = np.max(np.where(live, top, np.iinfo(np.int64).min), axis=-1, keepdims=True)
+    cut = np.where(live.any(axis=-1, keepdims=True), row_top - width, 0)
+    lsb = np.maximum(cut, values.exp)  # terms already on a coarser grid stay as they are
+    finite = Exact(values.neg, np.where(live, values.mag, 0).astype(object), values.exp,
+                   np.zeros_like(live), np.zeros_like(live))
+    sig, lsb = round_at(finite, lsb, rounding)
+    return Exact(values.neg, sig.astype(object), lsb, values.nan, values.inf)

@@ -6,28 +6,33 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..formats import FloatFormat, Special
+from ..formats import FloatFormat, Rounding, Special
 from .raw import RawShape, leading_zeros
 
 __all__ = ["Rounder", "FixedRounder"]
 
 
 class Rounder(wiring.Component):
-    """Raw value -> code of ``fmt``, rounded to nearest, ties to even (combinational).
+    """Raw value -> code of ``fmt``, rounded to nearest, ties to even, or toward zero (combinational).
 
     Normalises with a leading-zero count, denormalises below ``fmt.emin``
     (or flushes to zero when ``fmt.subnormals`` is false, before rounding), rounds
     on guard and sticky bits, and applies the format's overflow rule: IEEE ->
     +-Inf, FN -> NaN with the sign, FNUZ -> NaN, NONE -> +-max (``saturate`` gives
-    +-max in every format).  A raw NaN becomes the positive canonical NaN
+    +-max in every format; ``rounding=RTZ`` gives +-max for finite values,
+    as IEEE 754 does, and keeps only a raw Inf infinite).  A raw NaN becomes the positive canonical NaN
     (+0 in a format without NaN).  Callers that dropped bits below ``sig`` jam a
     sticky 1 into its LSB, at least two places below the rounding position.
     """
 
-    def __init__(self, raw_shape: RawShape, fmt: FloatFormat, saturate: bool = False):
+    def __init__(self, raw_shape: RawShape, fmt: FloatFormat, saturate: bool = False,
+                 rounding: Rounding = Rounding.RNE):
+        if rounding not in (Rounding.RNE, Rounding.RTZ):
+            raise ValueError(f"the rounder rounds to nearest even or toward zero, not {rounding!r}")
         self.raw_shape = raw_shape
         self.fmt = fmt
         self.saturate = saturate
+        self.rounding = rounding
         super().__init__({"raw": In(raw_shape.layout), "bits": Out(fmt.width)})
 
     def elaborate(self, platform):
@@ -60,7 +65,10 @@ class Rounder(wiring.Component):
         guard = shifted[frame - prec - 1]
         sticky = shifted[:frame - prec - 1].any() | lost
         rounded = Signal(prec + 1)
-        m.d.comb += rounded.eq(kept + (guard & (sticky | kept[0])))
+        if self.rounding is Rounding.RNE:
+            m.d.comb += rounded.eq(kept + (guard & (sticky | kept[0])))
+        else:
+            m.d.comb += rounded.eq(kept)
 
         binade = Signal(signed(self.raw_shape.top_shape.width + 2))
         m.d.comb += binade.eq(Mux(top < fmt.emin, 0, top - fmt.emin))
@@ -78,6 +86,7 @@ class Rounder(wiring.Component):
             over_code = fmt.nan_code | sign
         else:
             over_code = fmt.nan_code
+        finite_over_code = fmt.max_code | sign if self.rounding is Rounding.RTZ else over_code
         zero_code = sign if fmt.has_negative_zero else 0
 
         with m.If(raw.nan):
@@ -87,7 +96,7 @@ class Rounder(wiring.Component):
         with m.Elif(raw.zero | flushed | (code == 0)):
             m.d.comb += self.bits.eq(zero_code)
         with m.Elif(code > fmt.max_code):
-            m.d.comb += self.bits.eq(over_code)
+            m.d.comb += self.bits.eq(finite_over_code)
         with m.Else():
             m.d.comb += self.bits.eq(code[:fmt.width - 1] | sign)
         return m

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from amaranth.back import verilog
 
+from dataclasses import replace
+
 from .. import formats
 from ..formats import Format
+from ..formats.tensorcore import SPECS as TENSORCORE_SPECS
 from .block import BlockDotUnit, QuantUnit
 from .lns import LNSLinearUnit, LNSMacUnit, LNSMulUnit
+from .tensorcore import FusedDotUnit
 from .units import UNIT_KINDS, AddUnit, DotUnit, MulUnit, ReadoutUnit
 
 __all__ = ["MulUnit", "AddUnit", "DotUnit", "ReadoutUnit", "BlockDotUnit", "QuantUnit", "LNSMulUnit",
-           "LNSLinearUnit", "LNSMacUnit", "UNIT_KINDS",
+           "LNSLinearUnit", "LNSMacUnit", "FusedDotUnit", "UNIT_KINDS",
            "build_unit", "default_unit", "default_name", "to_verilog"]
 
 
@@ -21,7 +25,8 @@ def default_unit(fmt: Format) -> str:
 
 
 def build_unit(kind: str, fmt: Format, *, lanes: int | None = None, acc: Format | None = None,
-               stages: int = 0, align_bits: int | None = None, grouped: bool = False):
+               stages: int = 0, align_bits: int | None = None, grouped: bool = False,
+               fmt_b: Format | None = None, spec: str = "h100_fp8"):
     """The ``kind`` unit (one of ``UNIT_KINDS``) for operand format ``fmt``.
 
     ``lanes`` applies to "dot" (default 4; at least 2; a block format's dot
@@ -32,9 +37,16 @@ def build_unit(kind: str, fmt: Format, *, lanes: int | None = None, acc: Format 
     the aligned products to that many bits before the sum.  LNS formats have
     "mul", "linear" (product -> fixed point) and "mac" with any number of
     ``lanes`` (the vector PE; ``grouped`` converts once per remainder).
+    "tensorcore" is one fused step of a GPU matrix unit (``spec``, a name in
+    :data:`hw.formats.TENSORCORE_SPECS`; ``lanes`` default its step,
+    ``align_bits`` its window), products of ``fmt`` and ``fmt_b``.
     """
     if kind not in UNIT_KINDS:
         raise ValueError(f"unknown unit {kind!r}; valid: {', '.join(UNIT_KINDS)}")
+    if kind == "tensorcore":
+        return _tensorcore_unit(fmt, fmt_b, spec, lanes, acc, stages, align_bits, grouped)
+    if fmt_b is not None:
+        raise ValueError("a second operand format (fmt_b) applies to tensorcore units")
     if isinstance(fmt, formats.BlockFormat):
         return _block_unit(kind, fmt, lanes, acc, stages, align_bits)
     if isinstance(fmt, formats.LNSFormat):
@@ -102,9 +114,26 @@ def _lns_unit(kind, fmt, lanes, acc, stages, align_bits, grouped):
     return LNSMacUnit(fmt, lanes or 1, stages=stages, grouped=grouped)
 
 
+def _tensorcore_unit(fmt, fmt_b, spec, lanes, acc, stages, align_bits, grouped):
+    if spec not in TENSORCORE_SPECS:
+        raise ValueError(f"unknown tensor-core spec {spec!r}; valid: {', '.join(TENSORCORE_SPECS)}")
+    if grouped or acc not in (None, formats.get("fp32")):
+        raise ValueError("a tensorcore unit accumulates in fp32 and has no --grouped or --acc choice")
+    spec = TENSORCORE_SPECS[spec]
+    if align_bits is not None:
+        if not isinstance(align_bits, int) or not 2 <= align_bits <= 160:
+            raise ValueError(f"align_bits must be an int between 2 and 160, not {align_bits!r}")
+        spec = replace(spec, name=f"{spec.name}_a{align_bits}", align_bits=align_bits)
+    FusedDotUnit.check(spec, fmt, fmt if fmt_b is None else fmt_b, spec.step if lanes is None else lanes)
+    return FusedDotUnit(spec, fmt, fmt_b, lanes=lanes, stages=stages)
+
+
 def default_name(unit) -> str:
     """Module name that encodes the unit's parameters, e.g. ``mac_e4m3_fp32_s2``, ``mac_posit8_quire_s0``."""
     name = f"{unit.kind}_{unit.fmt.name}"
+    if unit.kind == "tensorcore":
+        pair = unit.fmt.name if unit.fmt_b == unit.fmt else f"{unit.fmt.name}_{unit.fmt_b.name}"
+        return f"tensorcore_{pair}_x{unit.lanes}_{unit.spec.name}_s{unit.stages}"
     if unit.kind == "dot" or (unit.kind == "mac" and unit.lanes > 1):
         name += f"_x{unit.lanes}"
     if unit.kind in ("mac", "dot"):

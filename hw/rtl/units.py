@@ -38,7 +38,7 @@ from .pipeline import Pipeline
 
 __all__ = ["MulUnit", "AddUnit", "DotUnit", "ReadoutUnit", "UNIT_KINDS"]
 
-UNIT_KINDS = ("mul", "add", "mac", "dot", "readout", "quant", "linear")
+UNIT_KINDS = ("mul", "add", "mac", "dot", "readout", "quant", "linear", "tensorcore")
 
 
 class _Unit(wiring.Component):

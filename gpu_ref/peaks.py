@@ -1,0 +1,86 @@
+"""Measured peaks of the GPU: device-memory bandwidth and dense bf16 / fp8 matrix throughput.
+
+``python -m gpu_ref.peaks [--size N] [--json FILE]`` (CUDA only) times, with
+CUDA events (median of repeated runs after warm-up):
+
+* a device-to-device copy of 1 GiB: bandwidth = bytes read + written per second;
+* ``torch.mm`` of N x N bf16 matrices: 2 N^3 FLOP per call;
+* ``torch._scaled_mm`` of N x N E4M3 matrices, fp32-scale, bf16 output, with
+  ``use_fast_accum`` off and on.
+
+These are the denominators for achieved bandwidth (``gpu_ref.bench``) and
+model FLOP utilisation (training), measured in the same run as what they divide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+
+def time_ms(fn, repeat: int = 20, warmup: int = 5) -> float:
+    """Median wall time of ``fn()`` on the current CUDA stream, in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return sorted(times)[len(times) // 2]
+
+
+def copy_bandwidth_gbs(nbytes: int = 1 << 30) -> float:
+    """Device-to-device copy bandwidth in GB/s (10^9 bytes), counting bytes read plus written."""
+    src = torch.empty(nbytes, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    ms = time_ms(lambda: dst.copy_(src))
+    return 2 * nbytes / ms / 1e6
+
+
+def matmul_tflops(size: int = 8192) -> dict:
+    """Dense matrix throughput (TFLOP/s) for bf16 and E4M3 (fast accumulation off/on)."""
+    a = torch.randn(size, size, device="cuda").to(torch.bfloat16)
+    b = torch.randn(size, size, device="cuda").to(torch.bfloat16)
+    flop = 2 * size ** 3
+    out = {"bf16": flop / time_ms(lambda: torch.mm(a, b)) / 1e9}
+    a8, b8 = a.to(torch.float8_e4m3fn), b.t().contiguous().to(torch.float8_e4m3fn)
+    one = torch.tensor(1.0, device="cuda")
+    for fast in (False, True):
+        ms = time_ms(lambda: torch._scaled_mm(a8, b8.t(), scale_a=one, scale_b=one, out_dtype=torch.bfloat16,
+                                              use_fast_accum=fast))
+        out[f"fp8_e4m3{'_fast' if fast else ''}"] = flop / ms / 1e9
+    return out
+
+
+def measure(size: int = 8192) -> dict:
+    props = torch.cuda.get_device_properties(0)
+    return {"gpu": props.name, "torch": torch.__version__, "cuda": torch.version.cuda,
+            "copy_gbs": copy_bandwidth_gbs(), "matmul_size": size, "tflops": matmul_tflops(size)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gpu_ref.peaks", description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=8192, help="matrix size N (default 8192)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        print("error: gpu_ref.peaks measures a CUDA GPU and none is available", file=sys.stderr)
+        return 2
+    figures = measure(args.size)
+    text = json.dumps(figures, indent=1)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

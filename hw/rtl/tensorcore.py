@@ -1,0 +1,105 @@
+"""A tensor core's fused dot-product step, parameterised by a :class:`~hw.formats.tensorcore.FusedDotSpec`."""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import data
+from amaranth.lib.wiring import In
+
+from ..formats import FloatFormat, Rounding
+from ..formats.block import FP32
+from ..formats.tensorcore import FusedDotSpec
+from ..fpu.fixed import AlignedSum
+from ..fpu.mul import MulRaw
+from ..fpu.raw import RawShape, Unpack, leading_zeros
+from ..fpu.rounder import Rounder
+from .pipeline import Pipeline
+from .units import _Unit
+
+__all__ = ["FusedDotUnit"]
+
+
+class FusedDotUnit(_Unit):
+    """``acc_out = step(acc_in, a, b)``: one step of ``spec`` (golden: :func:`hw.formats.tensorcore.step`).
+
+    ``lanes`` products of ``fmt`` (port ``a``) and ``fmt_b`` (port ``b``,
+    default ``fmt``) and the fp32 accumulator ``acc_in``: exact products; the
+    accumulator normalised (leading-zero count) so that its top, like a
+    product's, sits two bits above its exponent; one :class:`AlignedSum`
+    window of ``spec.align_bits`` bits below the largest top (truncation);
+    the shared :class:`Rounder` toward zero into ``spec.sum_format``,
+    widened to fp32 (an exact zero is +0, a NaN ``spec.nan_code``).  The
+    K loop (feed ``acc_out`` back) and fp32 promotion (an fp32 ``AddUnit``)
+    sit outside, as on the GPU.  Cut points: after the products, after the sum.
+    """
+
+    kind = "tensorcore"
+
+    def __init__(self, spec: FusedDotSpec, fmt: FloatFormat, fmt_b: FloatFormat | None = None,
+                 lanes: int | None = None, stages: int = 0):
+        fmt_b = fmt if fmt_b is None else fmt_b
+        lanes = spec.step if lanes is None else lanes
+        self.check(spec, fmt, fmt_b, lanes)
+        self.spec, self.fmt_b, self.acc = spec, fmt_b, FP32
+        inputs = {"a": In(data.ArrayLayout(fmt.width, lanes)), "b": In(data.ArrayLayout(fmt_b.width, lanes)),
+                  "acc_in": In(FP32.width)}
+        super().__init__(fmt, lanes, stages, inputs, "acc_out", FP32.width)
+
+    @staticmethod
+    def check(spec: FusedDotSpec, fmt, fmt_b, lanes):
+        """ValueError if these parameters make no tensor-core unit (checked before construction)."""
+        for f in (fmt, fmt_b):
+            if not isinstance(f, FloatFormat) or f.width > 16:
+                raise ValueError(f"a tensor-core unit multiplies floats of at most 16 bits, not {f.name}")
+        if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= spec.step:
+            raise ValueError(f"a {spec.name} step takes 1..{spec.step} lanes, not {lanes!r}")
+        if spec.term_rounding is not Rounding.RTZ:
+            raise ValueError("the tensor-core unit truncates its aligned terms; term_rounding=RNE is golden-model only")
+
+    def elaborate(self, platform):
+        m = Module()
+        spec = self.spec
+        pipe = Pipeline(m, self.stages, ["product", "sum"], self.valid_in)
+        m.submodules.unpack_acc = unpack_acc = Unpack(FP32)
+        m.d.comb += unpack_acc.bits.eq(self.acc_in)
+        products = []
+        for i in range(self.lanes):
+            m.submodules[f"unpack_a{i}"] = ua = Unpack(self.fmt)
+            m.submodules[f"unpack_b{i}"] = ub = Unpack(self.fmt_b)
+            m.submodules[f"mul{i}"] = mul = MulRaw(ua.raw_shape, ub.raw_shape)
+            m.d.comb += [ua.bits.eq(self.a[i]), ub.bits.eq(self.b[i]), mul.a.eq(ua.raw), mul.b.eq(ub.raw)]
+            products.append(mul.product)
+        *products, acc = pipe.cut("product", *products, unpack_acc.raw)
+
+        # Common raw shape: a product keeps its top (exp + sig width); the accumulator,
+        # normalised to a leading 1 in the next-to-top bit, gets top = leading exponent + 2.
+        product_shape, acc_shape = mul.out_shape, unpack_acc.raw_shape
+        width = max(product_shape.sig_width, acc_shape.sig_width + 1)
+        lift_p = width - product_shape.sig_width
+        lift_c = width - acc_shape.sig_width - 1
+        shape = RawShape(width, min(product_shape.exp_lo - lift_p, acc_shape.exp_lo - acc_shape.sig_width - lift_c),
+                         max(product_shape.exp_hi - lift_p, acc_shape.exp_hi - lift_c))
+        m.submodules.window = window = AlignedSum(shape, self.lanes + 1, spec.align_bits)
+        for i, p in enumerate(products):
+            m.d.comb += _place(window.terms[i], p, p.sig << lift_p, p.exp - lift_p)
+        shift = Signal(range(acc_shape.sig_width + 1))
+        m.d.comb += shift.eq(leading_zeros(acc.sig))
+        m.d.comb += _place(window.terms[self.lanes], acc, (acc.sig << shift)[:acc_shape.sig_width] << lift_c,
+                           acc.exp - shift - lift_c)
+
+        total = pipe.cut("sum", window.sum)
+        positive_zero = Signal.like(total)
+        m.d.comb += [positive_zero.eq(total), positive_zero.sign.eq(total.sign & ~total.zero)]
+        m.submodules.round = rounder = Rounder(window.out_shape, spec.sum_format, rounding=spec.sum_rounding)
+        m.d.comb += rounder.raw.eq(positive_zero)
+        widened = Signal(FP32.width)
+        m.d.comb += widened.eq(Mux(total.nan, spec.nan_code, rounder.bits << (FP32.man_bits - spec.sum_bits)))
+        out, valid = pipe.output(widened)
+        m.d.comb += [self.acc_out.eq(out), self.valid_out.eq(valid)]
+        return m
+
+
+def _place(term, raw, sig, exp):
+    """Assignments that put ``raw`` (any raw shape) into ``term`` with significand ``sig`` at LSB weight ``exp``."""
+    return [term.nan.eq(raw.nan), term.inf.eq(raw.inf), term.zero.eq(raw.zero), term.sign.eq(raw.sign),
+            term.sig.eq(sig), term.exp.eq(exp)]

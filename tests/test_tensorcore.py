@@ -1,0 +1,116 @@
+"""The tensor-core golden model against an H100's measured FP8 products (saved in results/h100/)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from hw import formats as F
+from hw.formats import golden, tensorcore
+from hw.formats.exact import Rounding
+from hw.formats.tensorcore import H100_FP8, H100_FP8_PROMOTED, FusedDotSpec
+
+DATA = "results/h100/scaled_mm_2026-11-22/"
+E4, E5, FP32, BF16 = F.get("e4m3"), F.get("e5m2"), F.get("fp32"), F.get("bf16")
+PAIRS = {"normal": (E4, E4), "wide": (E4, E4), "cancel": (E4, E4), "mixed": (E4, E5), "mixed_ba": (E5, E4)}
+MODES = ((1, H100_FP8), (0, H100_FP8_PROMOTED))
+
+
+def measured(dist, k, rows=6):
+    data = np.load(f"{DATA}scaled_mm_{dist}.npz")
+    return data[f"a_k{k}"][:rows], data[f"b_k{k}"][:rows], {f: data[f"c_k{k}_fast{f}"][:rows, :rows] for f in (0, 1)}
+
+
+@pytest.mark.parametrize("dist", list(PAIRS))
+@pytest.mark.parametrize("k", [16, 48, 128, 160 - 32, 512])
+def test_golden_reproduces_h100_scaled_mm(dist, k):
+    """Bit for bit, fast accumulation on and off (promotion every 128 shows from K = 256 on)."""
+    a, b, c = measured(dist, k)
+    fa, fb = PAIRS[dist]
+    for fast, spec in MODES:
+        assert np.array_equal(tensorcore.dot(spec, fa, fb, a[:, None, :], b[None, :, :]), c[fast]), (dist, k, fast)
+
+
+def test_promotion_matters_beyond_128():
+    a, b, c = measured("normal", 512)
+    fast = tensorcore.dot(H100_FP8, E4, E4, a[:, None, :], b[None, :, :])
+    assert not np.array_equal(fast, c[0]) and np.array_equal(fast, c[1])
+
+
+@pytest.mark.parametrize("change", [dict(step=16), dict(align_bits=14), dict(align_bits=16), dict(sum_bits=12),
+                                    dict(sum_bits=14), dict(sum_rounding=Rounding.RNE), dict(term_rounding=Rounding.RNE)])
+def test_every_parameter_is_pinned_by_the_data(change):
+    """Each parameter of H100_FP8 is the only value that fits: changing any one breaks the match."""
+    a, b, c = measured("wide", 64, rows=16)
+    spec = replace(H100_FP8, **change)
+    assert not np.array_equal(tensorcore.dot(spec, E4, E4, a[:, None, :], b[None, :, :]), c[1])
+
+
+def test_specials_and_zero_sign():
+    """NaN operands, Inf - Inf and 0 * Inf give 0x7FFFFFFF; infinities keep their sign; zero sums are +0."""
+    data = np.load(f"{DATA}specials.npz")
+    for key, fa, fb in (("specials_e4", E4, E4), ("specials_e5", E4, E5)):
+        for fast, spec in MODES:
+            out = tensorcore.dot(spec, fa, fb, data[f"{key}_a"][:, None, :], data[f"{key}_b"][None, :, :])
+            assert np.array_equal(out, data[f"{key}_c{fast}"]), (key, fast)
+    assert out[0, 0] == 0x7F800000 and out[1, 0] == 0x7FFFFFFF  # inf * 1 ... ; inf * 0
+
+
+@pytest.mark.parametrize("key", [f"scale{i}" for i in range(9)] + ["rowwise_f32", "rowwise_bf16", "tensor_bf16",
+                                                                      "tensor_bf16s"])
+def test_scales_and_outputs(key):
+    """Tensorwise D = acc * fp32(sa * sb); rowwise D = (acc * sb[n]) * sa[m]; bf16 = RNE of the fp32 result;
+    including scales that push results to fp32 subnormals and to overflow."""
+    data = np.load(f"{DATA}specials.npz")
+    sa, sb = (data[f"{key}_s{x}"].astype(np.float32).view(np.uint32).reshape(-1) for x in "ab")
+    if sa.size == 1:
+        sa, sb = sa[0], sb[0]
+    else:
+        sa, sb = sa[:12], sb[:12]
+    out_fmt = BF16 if "bf16" in key else FP32
+    for fast, spec in MODES:
+        out = tensorcore.scaled_mm(spec, E4, E4, data[f"{key}_a"][:12], data[f"{key}_b"][:12], sa, sb, out_fmt)
+        assert np.array_equal(out, data[f"{key}_c{fast}"][:12, :12]), (key, fast)
+
+
+def test_wide_window_is_the_exact_fused_dot():
+    """With a window wider than any exponent spread and RNE, a step is golden.dot's single rounding."""
+    rng = np.random.default_rng(3)
+    exact = FusedDotSpec("exact", step=8, align_bits=160, sum_bits=23, term_rounding=Rounding.RNE,
+                         sum_rounding=Rounding.RNE)
+    a = E4.encode(rng.normal(size=(4000, 8)) * np.exp2(rng.integers(-8, 8, (4000, 8))))
+    b = E4.encode(rng.normal(size=(4000, 8)))
+    acc = FP32.encode(rng.normal(size=4000) * np.exp2(rng.integers(-30, 30, 4000))).astype(np.uint32)
+    ours = tensorcore.step(exact, E4, E4, a, b, acc)
+    assert np.array_equal(ours, golden.dot(E4, a, b, acc, FP32))
+
+
+def test_rtz_overflow_and_window_behaviour():
+    """Directed: the window keeps 13 bits below the top; the accumulator is cut like a product;
+    fp32's largest accumulator is cut to the step format's largest value."""
+    one = E4.encode([1.0] + [0.0] * 31)
+    tiny = E4.encode([2.0 ** -6] * 32)
+    acc = FP32.encode(256.0)
+    assert FP32.decode(tensorcore.step(H100_FP8, E4, E4, tiny, one, acc)) == 256.0  # 2^-6 is 14 bits below 2^8
+    small = E4.encode([2.0 ** -5] * 2 + [0.0] * 30)
+    assert FP32.decode(tensorcore.step(H100_FP8, E4, E4, small, one, acc)) == 256.0 + 2.0 ** -5
+    acc = FP32.encode(1.0 + 2.0 ** -20)  # the accumulator keeps 13 fraction bits
+    assert FP32.decode(tensorcore.step(H100_FP8, E4, E4, E4.encode([0.0] * 32), one, acc)) == 1.0
+    big = FP32.max_code
+    out = tensorcore.step(H100_FP8, E4, E4, E4.encode([448.0] * 32), E4.encode([448.0] * 32), big)
+    assert out == FP32.pack(H100_FP8.sum_format.unpack(H100_FP8.sum_format.max_code))
+
+
+@pytest.mark.parametrize("bad,match", [(dict(step=0), "step"), (dict(align_bits=1), "align_bits"),
+                                       (dict(sum_bits=24), "sum_bits"), (dict(promote_every=48), "multiple"),
+                                       (dict(term_rounding=Rounding.STOCHASTIC), "term_rounding")])
+def test_spec_validation(bad, match):
+    with pytest.raises(ValueError, match=match):
+        FusedDotSpec("bad", **bad)
+
+
+def test_step_rejects_too_many_products():
+    with pytest.raises(ValueError, match="at most 32"):
+        tensorcore.step(H100_FP8, E4, E4, np.zeros((1, 33), np.uint8), np.zeros((1, 33), np.uint8), 0)
