@@ -15,7 +15,7 @@ import torch
 from hw.formats import BlockFormat, FloatFormat, IntFormat, ScaleFormat
 from hw.formats.block import FP32
 
-from .numerics import Limbs, decode_float, decode_int, float_fields, round_float, unpack_float
+from .numerics import Limbs, value_from_raw, decode_float, decode_int, float_fields, round_float, unpack_float
 
 __all__ = ["quantize", "dequantize", "block_dot", "tensor_scale"]
 
@@ -49,7 +49,8 @@ def _scale_codes(fmt: BlockFormat, amax: torch.Tensor, ts: float) -> torch.Tenso
     if isinstance(fmt.scale, ScaleFormat):
         e = torch.frexp(amax)[1].long() - 1 - fmt.element_emax
         if fmt.rule.value == "ceil":
-            e = e + (amax > fmt.element_max * torch.pow(torch.tensor(2.0, dtype=torch.float64), e.double())).long()
+            e = e + (amax > fmt.element_max * value_from_raw(torch.zeros_like(amax, dtype=torch.bool),
+                                                             torch.ones_like(e), e)).long()
         code = e + fmt.scale.bias
         code = torch.where(code >= fmt.scale.nan_code, fmt.scale.nan_code, code.clamp(min=0))
         return torch.where(amax == 0, 0, code)
@@ -128,8 +129,7 @@ def dequantize(fmt: BlockFormat, elements, scales, ts: float = 1.0) -> torch.Ten
     neg, sig, exp, nan, inf = _element_raw(fmt, elements)
     s_neg, s_sig, s_exp, s_nan = (t.repeat_interleave(fmt.block_size, -1)[..., :elements.shape[-1]]
                                   for t in _scale_raw(fmt, scales))
-    value = sig.double() * s_sig.double() * torch.pow(torch.tensor(2.0, dtype=torch.float64), (exp + s_exp).double())
-    value = torch.where(neg ^ s_neg, -value, value) * ts
+    value = value_from_raw(neg ^ s_neg, sig * s_sig, exp + s_exp) * ts
     value = torch.where(inf, torch.where(neg, -torch.inf, torch.inf), value)
     return torch.where(nan | s_nan, torch.nan, value)
 
@@ -143,7 +143,7 @@ def block_dot(fmt: BlockFormat, a, a_scale, b, b_scale, acc) -> torch.Tensor:
     nc, sc, ec, nan_c, inf_c = unpack_float(FP32, acc)
     scale_sig, scale_exp, scale_neg = (ta * tb)[..., None], (fa + fb)[..., None], (xa ^ xb)[..., None]
     p_neg, p_sig, p_exp = na ^ nb ^ scale_neg, sa * sb * scale_sig, ea + eb + scale_exp
-    p_nan = nan_a | nan_b | (inf_a & (sb == 0)) | (inf_b & (sa == 0))
+    p_nan = nan_a | nan_b | (inf_a & (sb == 0) & ~nan_b & ~inf_b) | (inf_b & (sa == 0) & ~nan_a & ~inf_a)
     p_inf = (inf_a | inf_b) & ~p_nan
     pos_inf = (p_inf & ~p_neg).any(-1) | (inf_c & ~nc)  # only E5M2 elements are infinite, and E8M0 scales never 0
     neg_inf = (p_inf & p_neg).any(-1) | (inf_c & nc)
@@ -156,7 +156,14 @@ def block_dot(fmt: BlockFormat, a, a_scale, b, b_scale, acc) -> torch.Tensor:
     for i in range(a.shape[-1]):
         total.add(p_neg[..., i], p_sig[..., i], p_exp[..., i])
     neg, sig, exp, zero = total.raw()
-    all_neg_zero = (nc & (sc == 0)) & (p_neg & (p_sig == 0)).all(-1)
+    # Zero signs as the golden model: the element sum (-0 only if every product is -0), times the scale, plus acc.
+    elements = Limbs(acc.shape, (top - lsb) // Limbs.BITS + 2, lsb, acc.device)
+    for i in range(a.shape[-1]):
+        elements.add(na[..., i] ^ nb[..., i], sa[..., i] * sb[..., i], ea[..., i] + eb[..., i])
+    e_neg, _, _, e_zero = elements.raw()
+    e_sign = torch.where(e_zero, ((na ^ nb) & ((sa * sb) == 0)).all(-1), e_neg) ^ scale_neg[..., 0]
+    term_zero = e_zero | (scale_sig[..., 0] == 0)
+    all_neg_zero = nc & (sc == 0) & term_zero & e_sign
     neg = torch.where(zero, all_neg_zero, neg)
     neg = torch.where(inf, neg_inf, neg)
     return round_float(FP32, neg, sig, exp, nan, inf)
