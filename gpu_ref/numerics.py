@@ -159,7 +159,12 @@ def encode_int(fmt: IntFormat, x: torch.Tensor, saturate: bool = False) -> torch
     clamped = r.clamp(fmt.min_value, fmt.max_value)
     v = torch.where(torch.isinf(x) | torch.tensor(saturate), clamped, r)
     v = torch.where(torch.isnan(x), 0, v)
-    return v.long() & mask
+    # Beyond 2**62 a float -> int64 cast is undefined (CPU and CUDA differ): wrap those exactly from the fields.
+    neg, sig, exp, _, _ = float_fields(v)
+    keep = (fmt.bits - exp).clamp(0, 62)
+    wrapped = ((sig & ((torch.ones_like(sig) << keep) - 1)) << exp.clamp(0, 62)) & mask
+    wrapped = torch.where(exp >= fmt.bits, 0, torch.where(neg, -wrapped, wrapped))
+    return torch.where(v.abs() < 2.0 ** 62, v.clamp(-2.0 ** 62, 2.0 ** 62).long(), wrapped) & mask
 
 
 def decode_int(fmt: IntFormat, codes: torch.Tensor) -> torch.Tensor:
