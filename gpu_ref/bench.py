@@ -12,7 +12,6 @@ kernels: the ratio to the copy says how far they are from memory-bound.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import torch
@@ -52,16 +51,7 @@ def main(argv=None) -> int:
     p.add_argument("--elements", type=int, default=1 << 26, help="float32 elements quantized (default 2**26)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
-    if not torch.cuda.is_available():
-        print("error: gpu_ref.bench measures a CUDA GPU and none is available", file=sys.stderr)
-        return 2
-    figures = measure(args.elements)
-    text = json.dumps(figures, indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
-    return 0
+    return peaks.emit("gpu_ref.bench", lambda: measure(args.elements), args.json)
 
 
 if __name__ == "__main__":

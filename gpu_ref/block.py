@@ -15,7 +15,8 @@ import torch
 from hw.formats import BlockFormat, FloatFormat, IntFormat, ScaleFormat
 from hw.formats.block import FP32
 
-from .numerics import Limbs, value_from_raw, decode_float, decode_int, float_fields, round_float, unpack_float
+from .numerics import (decode_float, decode_int, float_fields, lanes, multiply_raw, pow2, round_float, sum_raw,
+                       unpack_float, value_from_raw)
 
 __all__ = ["quantize", "dequantize", "block_dot", "tensor_scale"]
 
@@ -49,8 +50,7 @@ def _scale_codes(fmt: BlockFormat, amax: torch.Tensor, ts: float) -> torch.Tenso
     if isinstance(fmt.scale, ScaleFormat):
         e = torch.frexp(amax)[1].long() - 1 - fmt.element_emax
         if fmt.rule.value == "ceil":
-            e = e + (amax > fmt.element_max * value_from_raw(torch.zeros_like(amax, dtype=torch.bool),
-                                                             torch.ones_like(e), e)).long()
+            e = e + (amax > fmt.element_max * pow2(e)).long()
         code = e + fmt.scale.bias
         code = torch.where(code >= fmt.scale.nan_code, fmt.scale.nan_code, code.clamp(min=0))
         return torch.where(amax == 0, 0, code)
@@ -135,36 +135,25 @@ def dequantize(fmt: BlockFormat, elements, scales, ts: float = 1.0) -> torch.Ten
 
 
 def block_dot(fmt: BlockFormat, a, a_scale, b, b_scale, acc) -> torch.Tensor:
-    """The block dot unit: fp32 codes of ``round(acc + sa * sb * sum_i a_i b_i)`` (one rounding; exact sum)."""
-    na, sa, ea, nan_a, inf_a = _element_raw(fmt, a)
-    nb, sb, eb, nan_b, inf_b = _element_raw(fmt, b)
+    """The block dot unit: fp32 codes of ``round(acc + sa * sb * sum_i a_i b_i)`` (one rounding; exact sum).
+
+    Signed zeros as the golden model: the element sum (-0 only if every
+    product is -0), times the scale, plus the accumulator.  Only E5M2
+    elements are infinite and E8M0 scales are never 0, so Inf * 0 cannot arise.
+    """
+    products = multiply_raw(_element_raw(fmt, a), _element_raw(fmt, b))
     xa, ta, fa, qa = _scale_raw(fmt, a_scale)
     xb, tb, fb, qb = _scale_raw(fmt, b_scale)
-    nc, sc, ec, nan_c, inf_c = unpack_float(FP32, acc)
-    scale_sig, scale_exp, scale_neg = (ta * tb)[..., None], (fa + fb)[..., None], (xa ^ xb)[..., None]
-    p_neg, p_sig, p_exp = na ^ nb ^ scale_neg, sa * sb * scale_sig, ea + eb + scale_exp
-    p_nan = nan_a | nan_b | (inf_a & (sb == 0) & ~nan_b & ~inf_b) | (inf_b & (sa == 0) & ~nan_a & ~inf_a)
-    p_inf = (inf_a | inf_b) & ~p_nan
-    pos_inf = (p_inf & ~p_neg).any(-1) | (inf_c & ~nc)  # only E5M2 elements are infinite, and E8M0 scales never 0
-    neg_inf = (p_inf & p_neg).any(-1) | (inf_c & nc)
-    nan = p_nan.any(-1) | qa | qb | nan_c | (pos_inf & neg_inf)
-    inf = (pos_inf | neg_inf) & ~nan
-    lsb = min(int(p_exp.min()) if p_exp.numel() else 0, FP32.emin - FP32.man_bits) - 1
-    top = max(int(p_exp.max()) if p_exp.numel() else 0, 0) + 64 + 130
-    total = Limbs(acc.shape, (top - lsb) // Limbs.BITS + 2, lsb, acc.device)
-    total.add(nc, sc, ec)
-    for i in range(a.shape[-1]):
-        total.add(p_neg[..., i], p_sig[..., i], p_exp[..., i])
-    neg, sig, exp, zero = total.raw()
-    # Zero signs as the golden model: the element sum (-0 only if every product is -0), times the scale, plus acc.
-    elements = Limbs(acc.shape, (top - lsb) // Limbs.BITS + 2, lsb, acc.device)
-    for i in range(a.shape[-1]):
-        elements.add(na[..., i] ^ nb[..., i], sa[..., i] * sb[..., i], ea[..., i] + eb[..., i])
-    e_neg, _, _, e_zero = elements.raw()
-    e_sign = torch.where(e_zero, ((na ^ nb) & ((sa * sb) == 0)).all(-1), e_neg) ^ scale_neg[..., 0]
-    term_zero = e_zero | (scale_sig[..., 0] == 0)
-    all_neg_zero = nc & (sc == 0) & term_zero & e_sign
-    neg = torch.where(zero, all_neg_zero, neg)
-    neg = torch.where(inf, neg_inf, neg)
+    s_neg, s_sig, s_exp, s_nan = xa ^ xb, ta * tb, fa + fb, qa | qb
+    p_neg, p_sig, p_exp, p_nan, p_inf = products
+    scaled = (p_neg ^ s_neg[..., None], p_sig * s_sig[..., None], p_exp + s_exp[..., None],
+              p_nan | s_nan[..., None], p_inf)
+    lsb = min(int(scaled[2].min()) if a.numel() else 0, FP32.emin - FP32.man_bits) - 1
+    top = max(int(scaled[2].max()) if a.numel() else 0, 0) + 64 + 130
+    acc_raw = unpack_float(FP32, acc)
+    neg, sig, exp, nan, inf = sum_raw([acc_raw] + lanes(scaled), lsb, top)
+    e_neg, e_sig = sum_raw(lanes(products), lsb, top)[:2]
+    term_zero = (e_sig == 0) | (s_sig == 0)
+    all_neg_zero = acc_raw[0] & (acc_raw[1] == 0) & term_zero & (e_neg ^ s_neg)
+    neg = torch.where((sig == 0) & ~nan & ~inf, all_neg_zero, neg)
     return round_float(FP32, neg, sig, exp, nan, inf)
-

@@ -24,7 +24,10 @@ import numpy as np
 import torch
 
 from hw import formats
+from hw.files import write_atomic
 from hw.formats import BlockFormat, FloatFormat, IntFormat, LNSFormat, PositFormat, block, golden
+
+from sim.vectors import all_pairs, block_dot_vectors, mac_vectors, random_codes
 
 from . import block as gblock
 from . import lns as glns
@@ -51,9 +54,9 @@ def _values(rng, n):
 
 
 def _float_bits(values: np.ndarray) -> np.ndarray:
-    """float64 values as comparable bit patterns (every NaN alike)."""
+    """float64 values as comparable bit patterns (every NaN alike, all ones)."""
     v = np.asarray(values, dtype=np.float64)
-    return np.where(np.isnan(v), np.int64(-1), v.view(np.int64))
+    return np.where(np.isnan(v), np.uint64(2 ** 64 - 1), v.view(np.uint64))
 
 
 def _ops(fmt, n, rng, device):
@@ -69,7 +72,6 @@ def _ops(fmt, n, rng, device):
                     np.concatenate([_np(e).ravel(), _np(s).ravel()]), None))
         out.append(("dequantize", _float_bits(block.dequantize(g)), _float_bits(_np(gblock.dequantize(fmt, e, s, ts))),
                     None))
-        from sim.vectors import block_dot_vectors
         a, b, sa, sb, acc = block_dot_vectors(fmt, FP32, max(n // 8, 64), rng)
         want = block.block_dot(fmt, a, sa, b, sb, acc, FP32).astype(np.int64)
         got = _np(gblock.block_dot(fmt, _t(a, device), _t(sa, device), _t(b, device), _t(sb, device), _t(acc, device)))
@@ -84,10 +86,9 @@ def _ops(fmt, n, rng, device):
                     _float_bits(_np(glns.lns_decode(s.to(device), l_.to(device).int(), fmt, torch.float64))), None))
         a, b = rng.integers(0, 1 << fmt.width, (n, 1)), rng.integers(0, 1 << fmt.width, (n, 1))
         acc = rng.integers(0, 1 << min(fmt.acc_bits, 62), n).astype(np.uint64)
-        out.append(("mac", fmt.mac(a, b, acc).astype(np.int64), _np(glns_mac(fmt, _t(a, device), _t(b, device),
+        out.append(("mac", fmt.mac(a, b, acc).astype(np.int64), _np(glns.lns_mac(fmt, _t(a, device), _t(b, device),
                                                                               _t(acc, device))), dict(a=a, b=b, acc=acc)))
         return out
-    from sim.vectors import all_pairs, mac_vectors, random_codes
     if fmt.width <= 8:
         a, b = all_pairs(fmt)
     else:
@@ -126,31 +127,10 @@ def _ops(fmt, n, rng, device):
     return out
 
 
-def glns_mac(fmt: LNSFormat, a, b, acc):
-    """The LNS MAC in PyTorch: log-domain products, table conversion, wrapping fixed-point sum (as ``fmt.mac``)."""
-    def fields(codes, f):
-        codes = codes & ((1 << f.width) - 1)
-        sign = (codes >> f.log_bits) == 1
-        raw = codes & ((1 << f.log_bits) - 1)
-        log = torch.where(raw >= f.zero_code, raw - (1 << f.log_bits), raw)
-        reserved = log == f.zero_log
-        return sign, log, reserved
-    sa, la, ra = fields(a, fmt)
-    sb, lb, rb = fields(b, fmt)
-    log = la + lb
-    q = torch.div(log, fmt.gamma, rounding_mode="floor")
-    table = torch.tensor(fmt.table, dtype=torch.int64, device=a.device)
-    mag = table[log - q * fmt.gamma] << (q - fmt.q_min).clamp(min=0)
-    term = torch.where(ra | rb, 0, torch.where(sa ^ sb, -mag, mag)).sum(-1)
-    mask = (1 << fmt.acc_bits) - 1
-    return (N.decode_int(formats.IntFormat("acc", fmt.acc_bits), acc) + term) & mask
-
-
 def _mismatch(x, y):
     x, y = np.asarray(x).ravel(), np.asarray(y).ravel()
     bad = np.nonzero(x != y)[0]
-    first = f"{hex(int(x[bad[0]]) & ((1 << 600) - 1))} vs {hex(int(y[bad[0]]) & ((1 << 600) - 1))} at {bad[0]}" \
-        if len(bad) else ""
+    first = f"{hex(int(x[bad[0]]))} vs {hex(int(y[bad[0]]))} at {bad[0]}" if len(bad) else ""
     return int(len(bad)), first
 
 
@@ -237,8 +217,7 @@ def main(argv=None) -> int:
         from . import kernels
         meta = {"device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu", "torch": torch.__version__,
                 "triton": kernels.triton.__version__ if kernels.triton is not None else None, "rows": rows}
-        with open(args.json, "w") as f:
-            json.dump(meta, f, indent=1)
+        write_atomic(args.json, json.dumps(meta, indent=1) + "\n")
     return 1 if failed else 0
 
 

@@ -17,7 +17,7 @@ import torch
 from hw import formats
 from hw.formats import LNSFormat
 
-__all__ = ["lns_encode", "lns_decode", "lns_codes", "MadamLNS", "train_example"]
+__all__ = ["lns_encode", "lns_decode", "lns_codes", "lns_mac", "MadamLNS", "train_example"]
 
 
 def lns_encode(x: torch.Tensor, fmt: LNSFormat, stochastic: bool = False, generator=None):
@@ -59,6 +59,28 @@ def lns_decode(sign: torch.Tensor, log: torch.Tensor, fmt: LNSFormat, dtype=torc
 def lns_codes(sign: torch.Tensor, log: torch.Tensor, fmt: LNSFormat) -> torch.Tensor:
     """Bit patterns (int64) of (sign, log), comparable with ``fmt.encode``."""
     return (sign.long() << fmt.log_bits) | (log.long() & ((1 << fmt.log_bits) - 1))
+
+
+def lns_mac(fmt: LNSFormat, a: torch.Tensor, b: torch.Tensor, acc: torch.Tensor) -> torch.Tensor:
+    """The LNS MAC (``fmt.mac``): ``acc + sum_i lin(a_i * b_i)`` wrapped to ``fmt.acc_bits``, codes in and out.
+
+    Products add logs; each converts through the table ``T[r] << (q - q_min)``
+    (zero and NaN give 0); ``a``/``b`` are ``(..., lanes)`` codes, ``acc`` ``(...)``.
+    """
+    def fields(codes):
+        codes = codes.long() & ((1 << fmt.width) - 1)
+        raw = codes & ((1 << fmt.log_bits) - 1)
+        log = torch.where(raw >= fmt.zero_code, raw - (1 << fmt.log_bits), raw)
+        return (codes >> fmt.log_bits) == 1, log, log == fmt.zero_log
+
+    sa, la, ra = fields(a)
+    sb, lb, rb = fields(b)
+    log = la + lb
+    q = torch.div(log, fmt.gamma, rounding_mode="floor")
+    table = torch.tensor(fmt.table, dtype=torch.int64, device=a.device)
+    mag = table[log - q * fmt.gamma] << (q - fmt.q_min).clamp(min=0)
+    total = acc.long() + torch.where(ra | rb, 0, torch.where(sa ^ sb, -mag, mag)).sum(-1)
+    return total & ((1 << fmt.acc_bits) - 1)
 
 
 class MadamLNS(torch.optim.Optimizer):

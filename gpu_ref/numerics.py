@@ -15,13 +15,16 @@ encoder runs as a Triton kernel (:mod:`gpu_ref.kernels`) when Triton is present.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from hw.formats import FloatFormat, IntFormat, PositFormat, QuireFormat, Special
 
-__all__ = ["NATIVE", "NATIVE_ENCODE", "bit_length", "float_fields", "value_from_raw", "round_float", "encode_float", "decode_float",
+from . import kernels
+
+__all__ = ["NATIVE", "NATIVE_ENCODE", "bit_length", "float_fields", "pow2", "value_from_raw", "round_float", "encode_float", "decode_float",
            "unpack_float", "unpack_posit", "round_posit", "encode_posit", "decode_posit", "encode_int", "decode_int",
-           "Limbs", "mul", "mac", "quire_mac", "quire_readout"]
+           "Limbs", "multiply_raw", "lanes", "sum_raw", "mul", "mac", "quire_mac", "quire_readout"]
 
 #: Formats with a torch dtype: decode views the codes as that dtype.
 NATIVE = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2, "e4m3fnuz": torch.float8_e4m3fnuz,
@@ -55,10 +58,14 @@ def float_fields(x: torch.Tensor):
     return bits < 0, torch.where(special, 0, sig), exp, special & (frac != 0), special & (frac == 0)
 
 
+def pow2(exp: torch.Tensor) -> torch.Tensor:
+    """float64 ``2**exp`` built from its bits, exact for exponents in -1022..1023 (torch.ldexp and pow are not on CUDA)."""
+    return ((exp.clamp(-1022, 1023) + 1023) << 52).view(torch.float64)
+
+
 def value_from_raw(neg, sig, exp) -> torch.Tensor:
     """float64 ``(-1)**neg * sig * 2**exp`` for ``sig < 2**53`` and results inside float64's normal range (exact)."""
-    power = ((exp.clamp(-1022, 1023) + 1023) << 52).view(torch.float64)  # 2**exp from its bits (ldexp is inexact on CUDA)
-    value = sig.double() * power
+    value = sig.double() * pow2(exp)
     return torch.where(neg, -value, value)
 
 
@@ -132,10 +139,8 @@ def encode_float(fmt: FloatFormat, x: torch.Tensor, saturate: bool = False) -> t
         codes = x.to(NATIVE[fmt.name]).view(torch.uint8).long()
         sign = torch.signbit(x).long() << (fmt.width - 1) if fmt.special is not Special.FNUZ else 0
         return torch.where(torch.isnan(x), fmt.nan_code | sign, codes)
-    if x.is_cuda and x.dtype == torch.float32:
-        from . import kernels  # Triton is imported only where it can run
-        if kernels.available():
-            return kernels.encode_float(fmt, x, saturate)
+    if x.is_cuda and x.dtype == torch.float32 and kernels.available():
+        return kernels.encode_float(fmt, x, saturate)
     neg, sig, exp, nan, inf = float_fields(x)
     return round_float(fmt, neg, sig, exp, nan, inf, saturate=saturate, nan_sign=True)
 
@@ -277,19 +282,14 @@ class Limbs:
 
     def normalize(self) -> torch.Tensor:
         """Carry-propagate: limbs in [0, 2**30) except the top one, which holds the sign."""
-        limbs = self.limbs
-        for i in range(limbs.shape[-1] - 1):
-            carry = limbs[..., i] >> self.BITS
-            limbs[..., i] -= carry << self.BITS
-            limbs[..., i + 1] += carry
-        return limbs
+        return Limbs._carry(self.limbs)
 
     def raw(self):
         """``(neg, sig, exp, zero)``: the value with 61+ significant bits and a sticky LSB, ready to round."""
         limbs = self.normalize()
         neg = limbs[..., -1] < 0
         mag = torch.where(neg[..., None], -limbs, limbs)
-        mag = Limbs._renormalize(mag)
+        mag = Limbs._carry(mag)
         mag = torch.cat([torch.zeros_like(mag[..., :2]), mag], -1)  # two zero limbs below: a 3-limb window always fits
         nonzero = mag != 0
         index = torch.arange(mag.shape[-1], device=mag.device)
@@ -308,7 +308,8 @@ class Limbs:
         return neg & ~zero, torch.where(zero, 0, sig), exp, zero
 
     @staticmethod
-    def _renormalize(limbs):
+    def _carry(limbs):
+        """``limbs`` carry-propagated in place (arithmetic shifts: negative limbs borrow)."""
         for i in range(limbs.shape[-1] - 1):
             carry = limbs[..., i] >> Limbs.BITS
             limbs[..., i] -= carry << Limbs.BITS
@@ -318,7 +319,6 @@ class Limbs:
     @staticmethod
     def from_ints(values, count: int, device=None) -> torch.Tensor:
         """Limbs of non-negative Python ints (an object numpy array or list), e.g. quire codes."""
-        import numpy as np
         flat = np.asarray(values, dtype=object).ravel()
         out = [[(int(v) >> (Limbs.BITS * i)) & Limbs.MASK for i in range(count)] for v in flat]
         return torch.tensor(out, dtype=I64, device=device).reshape(*np.shape(values), count)
@@ -326,7 +326,6 @@ class Limbs:
     @staticmethod
     def to_ints(limbs: torch.Tensor):
         """Python ints of normalised non-negative limbs (an object numpy array)."""
-        import numpy as np
         rows = limbs.cpu().tolist()
         flat = np.asarray(rows, dtype=object).reshape(-1, limbs.shape[-1])
         out = np.array([sum(int(x) << (Limbs.BITS * i) for i, x in enumerate(r)) for r in flat], dtype=object)
@@ -334,6 +333,41 @@ class Limbs:
 
 
 # -- arithmetic of the units -------------------------------------------------------------
+def multiply_raw(x, y):
+    """Exact product of raw tuples ``(neg, sig, exp, nan, inf)``: NaN for a NaN operand and 0 * Inf (golden ``multiply``)."""
+    na, sa, ea, nan_a, inf_a = x
+    nb, sb, eb, nan_b, inf_b = y
+    nan = nan_a | nan_b | (inf_a & (sb == 0) & ~nan_b & ~inf_b) | (inf_b & (sa == 0) & ~nan_a & ~inf_a)
+    return na ^ nb, sa * sb, ea + eb, nan, (inf_a | inf_b) & ~nan
+
+
+def lanes(raw) -> list:
+    """A raw tuple's values along the last axis, one tuple per index (the terms of a sum)."""
+    return [tuple(field[..., i] for field in raw) for i in range(raw[0].shape[-1])]
+
+
+def sum_raw(terms: list, lsb: int, top: int):
+    """Exact sum of raw tuples in :class:`Limbs` (LSB ``2**lsb``, magnitudes below ``2**top``), ready to round.
+
+    IEEE specials as the golden ``add``: NaN if a term is NaN or infinities of
+    both signs meet; an exact zero is -0 only when every term is -0.
+    """
+    shape = terms[0][0].shape
+    total = Limbs(shape, (top - lsb) // Limbs.BITS + 2, lsb, terms[0][0].device)
+    nan = torch.zeros(shape, dtype=torch.bool, device=terms[0][0].device)
+    pos_inf, neg_inf, all_neg_zero = nan.clone(), nan.clone(), ~nan
+    for neg, sig, exp, t_nan, t_inf in terms:
+        total.add(neg, sig, exp)
+        nan = nan | t_nan
+        pos_inf, neg_inf = pos_inf | (t_inf & ~neg), neg_inf | (t_inf & neg)
+        all_neg_zero = all_neg_zero & neg & (sig == 0) & ~t_nan & ~t_inf
+    neg, sig, exp, zero = total.raw()
+    nan = nan | (pos_inf & neg_inf)
+    inf = (pos_inf | neg_inf) & ~nan
+    neg = torch.where(inf, neg_inf, torch.where(zero, all_neg_zero, neg))
+    return neg, sig, exp, nan, inf
+
+
 def _unpack(fmt, codes):
     if isinstance(fmt, PositFormat):
         neg, sig, exp, nar = unpack_posit(fmt, codes)
@@ -345,47 +379,26 @@ def mul(fmt, a, b) -> torch.Tensor:
     """The multiplier unit: exact product codes in ``fmt.product_format()`` (floats, ints), or rounded once (posits)."""
     if isinstance(fmt, IntFormat):
         return (decode_int(fmt, a) * decode_int(fmt, b)) & ((1 << (2 * fmt.bits)) - 1)
-    na, sa, ea, nan_a, inf_a = _unpack(fmt, a)
-    nb, sb, eb, nan_b, inf_b = _unpack(fmt, b)
-    nan = nan_a | nan_b | (inf_a & (sb == 0) & ~nan_b & ~inf_b) | (inf_b & (sa == 0) & ~nan_a & ~inf_a)
-    inf = (inf_a | inf_b) & ~nan
+    neg, sig, exp, nan, inf = multiply_raw(_unpack(fmt, a), _unpack(fmt, b))
     if isinstance(fmt, PositFormat):
-        return round_posit(fmt, na ^ nb, sa * sb, ea + eb, nan)
-    return round_float(fmt.product_format(), na ^ nb, sa * sb, ea + eb, nan, inf)
+        return round_posit(fmt, neg, sig, exp, nan)
+    return round_float(fmt.product_format(), neg, sig, exp, nan, inf)
 
 
 def mac(fmt, a, b, acc, acc_fmt) -> torch.Tensor:
     """The MAC / dot unit: ``round(acc + sum_i a[..., i] * b[..., i])`` once, RNE, into ``acc_fmt``.
 
-    Floats: exact products summed exactly in :class:`Limbs` with the
-    accumulator, IEEE specials (an exact zero is -0 only when every term is
-    -0).  Integers: wrapping modulo ``2**acc_fmt.bits``.  ``a``/``b`` are
-    ``(..., lanes)``; ``acc`` is ``(...)``.
+    Floats: exact products summed exactly (:func:`sum_raw`) with the
+    accumulator, IEEE specials.  Integers: wrapping modulo
+    ``2**acc_fmt.bits``.  ``a``/``b`` are ``(..., lanes)``; ``acc`` is ``(...)``.
     """
     if isinstance(fmt, IntFormat):
         total = decode_int(acc_fmt, acc) + (decode_int(fmt, a) * decode_int(fmt, b)).sum(-1)
         return total & ((1 << acc_fmt.bits) - 1)
-    na, sa, ea, nan_a, inf_a = unpack_float(fmt, a)
-    nb, sb, eb, nan_b, inf_b = unpack_float(fmt, b)
-    nc, sc, ec, nan_c, inf_c = unpack_float(acc_fmt, acc)
-    p_neg, p_sig, p_exp = na ^ nb, sa * sb, ea + eb
-    p_nan = nan_a | nan_b | (inf_a & (sb == 0) & ~nan_b & ~inf_b) | (inf_b & (sa == 0) & ~nan_a & ~inf_a)
-    p_inf = (inf_a | inf_b) & ~p_nan
-    pos_inf = (p_inf & ~p_neg).any(-1) | (inf_c & ~nc)
-    neg_inf = (p_inf & p_neg).any(-1) | (inf_c & nc)
-    nan = p_nan.any(-1) | nan_c | (pos_inf & neg_inf)
-    inf = (pos_inf | neg_inf) & ~nan
+    products = multiply_raw(unpack_float(fmt, a), unpack_float(fmt, b))
     lsb = min(2 * (fmt.emin - fmt.man_bits), acc_fmt.emin - acc_fmt.man_bits)
     top = max(2 * (fmt.emax + 1), acc_fmt.emax + 1) + 8 + a.shape[-1].bit_length()
-    total = Limbs(acc.shape, (top - lsb) // Limbs.BITS + 2, lsb, acc.device)
-    total.add(nc, sc, ec)
-    for i in range(a.shape[-1]):
-        total.add(p_neg[..., i], p_sig[..., i], p_exp[..., i])
-    neg, sig, exp, zero = total.raw()
-    all_neg_zero = (nc & (sc == 0)) & ((p_neg & (p_sig == 0)).all(-1))
-    neg = torch.where(zero, all_neg_zero, neg)
-    neg = torch.where(inf, neg_inf, neg)
-    return round_float(acc_fmt, neg, sig, exp, nan, inf)
+    return round_float(acc_fmt, *sum_raw([unpack_float(acc_fmt, acc)] + lanes(products), lsb, top))
 
 
 def quire_mac(fmt: PositFormat, a, b, quire: torch.Tensor) -> torch.Tensor:

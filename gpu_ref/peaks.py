@@ -20,6 +20,8 @@ import sys
 
 import torch
 
+from hw.files import write_atomic
+
 
 def time_ms(fn, repeat: int = 20, warmup: int = 5) -> float:
     """Median wall time of ``fn()`` on the current CUDA stream, in milliseconds."""
@@ -65,21 +67,25 @@ def measure(size: int = 8192) -> dict:
             "copy_gbs": copy_bandwidth_gbs(), "matmul_size": size, "tflops": matmul_tflops(size)}
 
 
+def emit(prog: str, figures, json_path: str | None) -> int:
+    """The measuring commands' ending: ``figures()`` printed as JSON and, with ``json_path``, written there
+    (atomically); status 2 with one line when there is no CUDA GPU to measure."""
+    if not torch.cuda.is_available():
+        print(f"error: {prog} measures a CUDA GPU and none is available", file=sys.stderr)
+        return 2
+    text = json.dumps(figures(), indent=1)
+    print(text)
+    if json_path:
+        write_atomic(json_path, text + "\n")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gpu_ref.peaks", description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=8192, help="matrix size N (default 8192)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
-        print("error: gpu_ref.peaks measures a CUDA GPU and none is available", file=sys.stderr)
-        return 2
-    figures = measure(args.size)
-    text = json.dumps(figures, indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
-    return 0
+    return emit("gpu_ref.peaks", lambda: measure(args.size), args.json)
 
 
 if __name__ == "__main__":

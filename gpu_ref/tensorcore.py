@@ -16,7 +16,7 @@ from hw.formats import FloatFormat
 from hw.formats.exact import Rounding
 from hw.formats.tensorcore import FusedDotSpec
 
-from .numerics import decode_float, unpack_float
+from .numerics import decode_float, pow2, unpack_float
 
 __all__ = ["dot", "scaled_mm"]
 
@@ -25,10 +25,6 @@ def _cut(x: torch.Tensor, quantum: torch.Tensor, rounding: Rounding) -> torch.Te
     scaled = x.abs() / quantum
     whole = torch.floor(scaled) if rounding is Rounding.RTZ else torch.round(scaled)
     return torch.copysign(whole * quantum, x)
-
-
-def _pow2(e: torch.Tensor) -> torch.Tensor:
-    return ((e.clamp(-1022, 1023) + 1023) << 52).view(torch.float64)
 
 
 def dot(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -48,10 +44,10 @@ def dot(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a: torch.Ten
         f = fa[:, None, start:stop] + fb[None, :, start:stop]
         f = torch.where((p == 0) | ~torch.isfinite(p), low, f).amax(-1)
         lead = torch.where((acc == 0) | ~torch.isfinite(acc), low, torch.frexp(acc)[1].long() - 1)
-        quantum = _pow2(torch.maximum(f, lead) - (spec.align_bits - 2))
+        quantum = pow2(torch.maximum(f, lead) - (spec.align_bits - 2))
         total = _cut(p, quantum[..., None], spec.term_rounding).sum(-1) + _cut(acc, quantum, spec.term_rounding)
         top = torch.frexp(torch.where(torch.isfinite(total) & (total != 0), total, 1.0))[1].long() - 1
-        acc = _cut(total, _pow2(top - spec.sum_bits), spec.sum_rounding) + 0.0  # + 0.0: an exact zero is +0
+        acc = _cut(total, pow2(top - spec.sum_bits), spec.sum_rounding) + 0.0  # + 0.0: an exact zero is +0
         if spec.promote_every is not None and (stop % spec.promote_every == 0 or stop == k):
             main, acc = main + acc.float(), torch.zeros_like(acc)
     out = main if spec.promote_every is not None else acc.float()

@@ -17,7 +17,7 @@ from amaranth import Shape
 from amaranth.lib import wiring
 
 from . import formats
-from .gen import _write_atomic
+from .files import write_atomic
 from .rtl import build_unit, default_name, default_unit, to_verilog
 
 WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
         text = to_verilog(unit, name)
         elapsed = (time.perf_counter() - start) * 1e3
         path = out / f"{name}.v"
-        _write_atomic(str(path), text)
+        write_atomic(str(path), text)
         lint = _lint(path)
         failures += lint == "WARNINGS"
         print(f"{fmt.name:<10} {name:<26} {text.count(chr(10)):>6} {elapsed:>7.0f}  {lint:<8} {_ports(unit)}")

@@ -11,9 +11,9 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 
 from . import formats
+from .files import write_atomic
 from .rtl import UNIT_KINDS, build_unit, default_name, default_unit, to_verilog
 
 __all__ = ["main", "format_table"]
@@ -95,18 +95,6 @@ def _unit_from_args(args):
         raise _BadInput(str(e)) from None
 
 
-def _write_atomic(path: str, text: str):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".hw-gen-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -123,7 +111,7 @@ def main(argv=None) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        _write_atomic(args.output, text)
+        write_atomic(args.output, text)
     return 0
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hw.files import write_atomic
+
 from .harness import Group, harness_verilog, port_shape, store_codes
 from .tools import use_verilator
 
@@ -19,12 +21,6 @@ BUILD_ROOT = Path(os.environ.get("HW_SIM_BUILD", Path(__file__).resolve().parent
 
 #: Verilator: no warnings as errors (the units are linted on their own in the tests).
 VERILATOR_ARGS = ["--no-public-flat-rw", "--public-depth", "1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0"]
-
-
-def _write(path: Path, text: str):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def run_groups(groups: list[Group], sim: str = "verilator", seed: int = 1, name: str = "harness") -> list[dict]:
@@ -44,7 +40,7 @@ def run_groups(groups: list[Group], sim: str = "verilator", seed: int = 1, name:
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog = build_dir / "harness.v"
     if not verilog.exists() or verilog.read_text() != source:
-        _write(verilog, source)
+        write_atomic(str(verilog), source)
 
     metas, arrays = [], {}
     for k, g in enumerate(groups):

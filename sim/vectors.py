@@ -268,8 +268,8 @@ def tensorcore_vectors(spec, fmt_a: FloatFormat, fmt_b: FloatFormat, lanes: int,
         a[q + i], b[q + i], acc[q + i] = ra, rb, c
     rows = slice(2 * q, 3 * q)
     a[rows], b[rows] = gaussian(fmt_a, (q, lanes), False), gaussian(fmt_b, (q, lanes), False)
-    top = np.max(np.where(np.isfinite(fmt_a.decode(a[rows]) * fmt_b.decode(b[rows])),
-                          np.floor(np.log2(np.abs(fmt_a.decode(a[rows]) * fmt_b.decode(b[rows])) + 1e-300)), -40), axis=-1)
+    products = fmt_a.decode(a[rows]) * fmt_b.decode(b[rows])
+    top = np.max(np.where(np.isfinite(products), np.floor(np.log2(np.abs(products) + 1e-300)), -40), axis=-1)
     acc[rows] = _near(fp32, top.astype(np.int64), 20, rng).astype(np.uint32)
     rest = slice(3 * q, n)
     corner_a, corner_b = corner_codes(fmt_a), corner_codes(fmt_b)

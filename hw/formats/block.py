@@ -331,9 +331,7 @@ def block_dot(fmt: BlockFormat, a, a_scale, b, b_scale, acc, acc_fmt: FloatForma
     products = multiply(fmt.element_unpack(a), fmt.element_unpack(b))
     if align_bits is not None and isinstance(fmt.element, FloatFormat):
         products = align_window(products, products.exp + 2 * fmt.element.precision, align_bits)
-    lanes = [Exact(products.neg[..., i], products.mag[..., i], products.exp[..., i], products.nan[..., i],
-                   products.inf[..., i]) for i in range(a.shape[-1])]
-    total = add(lanes)
+    total = add(products.lanes())
     scale = multiply(fmt.scale.unpack(a_scale), fmt.scale.unpack(b_scale))
     return acc_fmt.pack(add([acc_fmt.unpack(acc), multiply(total, scale)]), Rounding.RNE)
 

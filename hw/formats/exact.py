@@ -91,6 +91,16 @@ class Exact:
     def zero(self) -> np.ndarray:
         return (self.mag == 0) & ~self.nan & ~self.inf
 
+    def lanes(self) -> list["Exact"]:
+        """The values along the last axis, one ``Exact`` per index (the terms of a sum)."""
+        return [Exact(self.neg[..., i], self.mag[..., i], self.exp[..., i], self.nan[..., i], self.inf[..., i])
+                for i in range(self.neg.shape[-1])]
+
+    @classmethod
+    def stack(cls, parts: list["Exact"]) -> "Exact":
+        """Values stacked along a new last axis (the inverse of :meth:`lanes`)."""
+        return cls(*(np.stack([getattr(p, f) for p in parts], axis=-1) for f in ("neg", "mag", "exp", "nan", "inf")))
+
     def to_float(self) -> np.ndarray:
         """float64 approximation (exact when the value fits in a double)."""
         mag = self.mag.astype(np.float64) if self.mag.dtype == object else self.mag

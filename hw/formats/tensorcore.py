@@ -97,17 +97,8 @@ def _operands(a, b):
     except ValueError:
         a = None
     if a is None or a.ndim < 1:
-        raise ValueError(f"a and b must broadcast to one shape (..., n)")
+        raise ValueError("a and b must broadcast to one shape (..., n)")
     return a, b
-
-
-def _stack(parts: list[Exact]) -> Exact:
-    """Exact values stacked along a new last axis."""
-    return Exact(*(np.stack([getattr(p, f) for p in parts], axis=-1) for f in ("neg", "mag", "exp", "nan", "inf")))
-
-
-def _column(values: Exact, i: int) -> Exact:
-    return Exact(values.neg[..., i], values.mag[..., i], values.exp[..., i], values.nan[..., i], values.inf[..., i])
 
 
 def step(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b, acc) -> np.ndarray:
@@ -119,10 +110,10 @@ def step(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b, acc) 
     product_top = products.exp + fmt_a.precision + fmt_b.precision
     c = FP32.unpack(np.broadcast_to(np.asarray(acc), a.shape[:-1]))
     c_top = c.exp + bit_length(c.mag) + 1
-    terms = _stack([_column(products, i) for i in range(a.shape[-1])] + [c])
+    terms = Exact.stack(products.lanes() + [c])
     tops = np.concatenate([product_top, c_top[..., None]], axis=-1)
     cut = align_window(terms, tops, spec.align_bits, spec.term_rounding)
-    total = add([_column(cut, i) for i in range(cut.neg.shape[-1])])
+    total = add(cut.lanes())
     total.neg = total.neg & ~total.zero  # an exact zero is +0
     code = spec.sum_format.pack(total, spec.sum_rounding)
     out = FP32.pack(spec.sum_format.unpack(code))
@@ -139,14 +130,15 @@ def dot(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b) -> np.
         stop = min(start + spec.step, k)
         acc = step(spec, fmt_a, fmt_b, a[..., start:stop], b[..., start:stop], acc)
         if spec.promote_every is not None and (stop % spec.promote_every == 0 or stop == k):
-            main, acc = _fp32_round(FP32.unpack(main), FP32.unpack(acc), add), zero
+            main, acc = FP32.pack(add([FP32.unpack(main), FP32.unpack(acc)])), zero
     out = main if spec.promote_every is not None else acc
     return np.where(FP32.is_nan(out), spec.nan_code, out).astype(np.uint32)
 
 
-def _fp32_round(x: Exact, y: Exact, op) -> np.ndarray:
-    """fp32 codes of ``op`` (exact add or multiply) of two fp32 values, rounded to nearest even."""
-    return FP32.pack(op([x, y]) if op is add else op(x, y), Rounding.RNE)
+def _fp32_mul(x, y) -> np.ndarray:
+    """fp32 codes of ``x * y`` (fp32 codes, broadcast), rounded to nearest even."""
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.uint32), np.asarray(y, dtype=np.uint32))
+    return FP32.pack(multiply(FP32.unpack(x), FP32.unpack(y)), Rounding.RNE)
 
 
 def scaled_mm(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b, scale_a, scale_b,
@@ -159,14 +151,12 @@ def scaled_mm(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b, 
     result rounded to nearest even.
     """
     a, b = np.asarray(a), np.asarray(b)
-    acc = FP32.unpack(dot(spec, fmt_a, fmt_b, a[:, None, :], b[None, :, :]))
+    acc = dot(spec, fmt_a, fmt_b, a[:, None, :], b[None, :, :])
     sa, sb = np.asarray(scale_a, dtype=np.uint32), np.asarray(scale_b, dtype=np.uint32)
     if sa.ndim == 0 and sb.ndim == 0:
-        alpha = _fp32_round(FP32.unpack(sa), FP32.unpack(sb), multiply)
-        out = _fp32_round(acc, FP32.unpack(np.broadcast_to(alpha, acc.neg.shape)), multiply)
+        out = _fp32_mul(acc, _fp32_mul(sa, sb))
     elif sa.shape == (a.shape[0],) and sb.shape == (b.shape[0],):
-        by_b = _fp32_round(acc, FP32.unpack(np.broadcast_to(sb[None, :], acc.neg.shape)), multiply)
-        out = _fp32_round(FP32.unpack(by_b), FP32.unpack(np.broadcast_to(sa[:, None], acc.neg.shape)), multiply)
+        out = _fp32_mul(_fp32_mul(acc, sb[None, :]), sa[:, None])
     else:
         raise ValueError(f"scales must be both scalars or of shapes ({a.shape[0]},) and ({b.shape[0]},), "
                          f"not {sa.shape} and {sb.shape}")

@@ -10,11 +10,10 @@ from ..formats import FloatFormat, Rounding
 from ..formats.block import FP32
 from ..formats.tensorcore import FusedDotSpec
 from ..fpu.fixed import AlignedSum
-from ..fpu.mul import MulRaw
 from ..fpu.raw import RawShape, Unpack, leading_zeros
 from ..fpu.rounder import Rounder
 from .pipeline import Pipeline
-from .units import _Unit
+from .units import _raw_products, _Unit
 
 __all__ = ["FusedDotUnit"]
 
@@ -62,18 +61,12 @@ class FusedDotUnit(_Unit):
         pipe = Pipeline(m, self.stages, ["product", "sum"], self.valid_in)
         m.submodules.unpack_acc = unpack_acc = Unpack(FP32)
         m.d.comb += unpack_acc.bits.eq(self.acc_in)
-        products = []
-        for i in range(self.lanes):
-            m.submodules[f"unpack_a{i}"] = ua = Unpack(self.fmt)
-            m.submodules[f"unpack_b{i}"] = ub = Unpack(self.fmt_b)
-            m.submodules[f"mul{i}"] = mul = MulRaw(ua.raw_shape, ub.raw_shape)
-            m.d.comb += [ua.bits.eq(self.a[i]), ub.bits.eq(self.b[i]), mul.a.eq(ua.raw), mul.b.eq(ub.raw)]
-            products.append(mul.product)
+        products, product_shape = _raw_products(m, self.fmt, self.a, self.b, self.fmt_b)
         *products, acc = pipe.cut("product", *products, unpack_acc.raw)
 
         # Common raw shape: a product keeps its top (exp + sig width); the accumulator,
         # normalised to a leading 1 in the next-to-top bit, gets top = leading exponent + 2.
-        product_shape, acc_shape = mul.out_shape, unpack_acc.raw_shape
+        acc_shape = unpack_acc.raw_shape
         width = max(product_shape.sig_width, acc_shape.sig_width + 1)
         lift_p = width - product_shape.sig_width
         lift_c = width - acc_shape.sig_width - 1

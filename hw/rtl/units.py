@@ -245,12 +245,13 @@ def _any(values):
     return balanced_tree(values, lambda x, y: x | y)
 
 
-def _raw_products(m, fmt, a, b):
-    """Decode every lane of ``a`` and ``b``, multiply exactly; (raw products, their RawShape)."""
+def _raw_products(m, fmt, a, b, fmt_b=None):
+    """Decode every lane of ``a`` (``fmt``) and ``b`` (``fmt_b``, default ``fmt``), multiply exactly;
+    (raw products, their RawShape)."""
     products = []
     for i in range(len(a)):
         m.submodules[f"unpack_a{i}"] = ua = _decoder(fmt)
-        m.submodules[f"unpack_b{i}"] = ub = _decoder(fmt)
+        m.submodules[f"unpack_b{i}"] = ub = _decoder(fmt if fmt_b is None else fmt_b)
         m.submodules[f"mul{i}"] = mul = MulRaw(ua.raw_shape, ub.raw_shape)
         m.d.comb += [ua.bits.eq(a[i]), ub.bits.eq(b[i]), mul.a.eq(ua.raw), mul.b.eq(ub.raw)]
         products.append(mul.product)
