@@ -56,7 +56,8 @@ LINT_CASES = [(n, default_unit(F.get(n)), []) for n in F.names()] + [
     ("e4m3", "add", []), ("fp16", "add", ["--stages", "1"]),
     ("posit8", "mul", []), ("posit16", "mul", ["--stages", "2"]), ("posit8es2", "add", []),
     ("posit16", "add", ["--stages", "1"]), ("posit8", "dot", ["--lanes", "4"]), ("posit16", "readout", []),
-    ("posit32", "readout", ["--stages", "2"]),
+    ("posit32", "readout", ["--stages", "2"]), ("e4m3", "tensorcore", ["--stages", "2"]),
+    ("e5m2", "tensorcore", ["--lanes", "8", "--align-bits", "24"]),
 ]
 
 
