@@ -125,13 +125,20 @@ def _scale_raw(fmt: BlockFormat, codes):
 
 
 def dequantize(fmt: BlockFormat, elements, scales, ts: float = 1.0) -> torch.Tensor:
-    """Exact float64 values (NaN throughout a NaN-scaled block)."""
-    neg, sig, exp, nan, inf = _element_raw(fmt, elements)
-    s_neg, s_sig, s_exp, s_nan = (t.repeat_interleave(fmt.block_size, -1)[..., :elements.shape[-1]]
-                                  for t in _scale_raw(fmt, scales))
-    value = value_from_raw(neg ^ s_neg, sig * s_sig, exp + s_exp) * ts
-    value = torch.where(inf, torch.where(neg, -torch.inf, torch.inf), value)
-    return torch.where(nan | s_nan, torch.nan, value)
+    """Exact float64 values ``element * scale * tensor_scale`` (NaN throughout a NaN-scaled block).
+
+    E8M0 scales decode through torch's native ``float8_e8m0fnu``; every
+    product here fits a double, so nothing rounds.
+    """
+    if isinstance(fmt.element, IntFormat):
+        values = value_from_raw(*_element_raw(fmt, elements)[:3])
+    else:
+        values = decode_float(fmt.element, elements)
+    if isinstance(fmt.scale, ScaleFormat):
+        scale = scales.to(torch.uint8).view(torch.float8_e8m0fnu).double()
+    else:
+        scale = decode_float(fmt.scale, scales)
+    return values * scale.repeat_interleave(fmt.block_size, -1)[..., :elements.shape[-1]] * ts
 
 
 def block_dot(fmt: BlockFormat, a, a_scale, b, b_scale, acc) -> torch.Tensor:

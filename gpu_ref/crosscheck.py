@@ -17,6 +17,7 @@ simulation pairs are then checked by CI on the same seeded vectors.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 
@@ -215,7 +216,8 @@ def main(argv=None) -> int:
     print(f"{len(rows)} checks on {args.device}, {'no' if not failed else failed} mismatches")
     if args.json:
         from . import kernels
-        meta = {"device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu", "torch": torch.__version__,
+        meta = {"date": datetime.date.today().isoformat(),
+                "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu", "torch": torch.__version__,
                 "triton": kernels.triton.__version__ if kernels.triton is not None else None, "rows": rows}
         write_atomic(args.json, json.dumps(meta, indent=1) + "\n")
     return 1 if failed else 0

@@ -8,9 +8,12 @@ and sums too wide for int64 (posit quires, E5M2 and wider dot products) go
 through :class:`Limbs`, an exact fixed-point accumulator of 30-bit limbs.
 Codes are int64 tensors; quire codes are limb tensors (``Limbs.from_ints``).
 
-Formats torch knows natively (float8_e4m3fn, float8_e5m2, the fnuz pair) use
-its casts; the rest use the integer path, and on CUDA the elementwise float
-encoder runs as a Triton kernel (:mod:`gpu_ref.kernels`) when Triton is present.
+Formats torch knows natively (float8_e4m3fn, float8_e5m2, the fnuz pair, and
+float8_e8m0fnu for MX scales in ``gpu_ref.block``) use its dtypes where its
+casts agree with the golden model; the rest use the integer path (torch's
+float4_e2m1fn_x2 packs two elements per byte and has no cast to float), and
+on CUDA the elementwise float encoder runs as a Triton kernel
+(:mod:`gpu_ref.kernels`) when Triton is present.
 """
 
 from __future__ import annotations
