@@ -45,6 +45,7 @@ class Group:
     acc: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
     name: str = field(default="")
+    verilog: str | None = None
 
     def __post_init__(self):
         self.name = self.name or default_name(self.unit)
@@ -84,7 +85,7 @@ def harness_verilog(groups: list[Group], top: str = "harness") -> str:
     Each input port becomes ``g<k>_<port>`` (``copies`` times as wide); all
     outputs of a copy are concatenated, in signature order, into ``g<k>_out``.
     """
-    sources = [to_verilog(g.unit, g.name) for g in groups]
+    sources = [g.verilog or to_verilog(g.unit, g.name) for g in groups]
     ports = ["input wire clk", "input wire rst"]
     body = ["  genvar i;"]
     for k, g in enumerate(groups):
