@@ -85,7 +85,7 @@ def harness_verilog(groups: list[Group], top: str = "harness") -> str:
     Each input port becomes ``g<k>_<port>`` (``copies`` times as wide); all
     outputs of a copy are concatenated, in signature order, into ``g<k>_out``.
     """
-    sources = [g.verilog or to_verilog(g.unit, g.name) for g in groups]
+    sources = list(dict.fromkeys(g.verilog or to_verilog(g.unit, g.name) for g in groups))  # a module once
     ports = ["input wire clk", "input wire rst"]
     body = ["  genvar i;"]
     for k, g in enumerate(groups):

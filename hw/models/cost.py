@@ -66,6 +66,9 @@ def measure(units: list, prepared: list[Prepared], name: str = "cost") -> list[d
     from sim.harness import Group
     from sim.run import run_groups
 
+    names = [p.netlist.top for p in prepared]
+    if len(set(names)) != len(names):  # Verilator counts a module's toggles over all its instances
+        raise ValueError(f"each module once per measurement, not {names}")
     groups = [Group(unit, 1, p.work.a, p.work.b, p.work.expected, acc=p.work.acc, extra=p.work.extra,
                     verilog=p.netlist.verilog, name=p.name) for unit, p in zip(units, prepared)]
     started = time.perf_counter()

@@ -1,0 +1,171 @@
+"""The ranking an architect reads: training quality, H100 throughput and silicon cost per format.
+
+``python -m hw.rank [--train results/h100/train_<date>] [--dse FILE] [--out build/rank]``
+
+Joins three committed measurements, so it runs anywhere (no GPU, no yosys):
+
+* quality: the final held-out loss of the small decoder (``gpu_ref.train``,
+  one JSON per precision and seed), as the mean over seeds and the mean and
+  standard deviation of the per-seed gap to bf16 (same seed, same data order);
+* throughput: the H100 tokens/s of the natively run precisions at every
+  measured width, relative to bf16 (``throughput_compiled.json`` when present,
+  else the eager run);
+* cost: the cost model's area and energy per MAC of the format's most
+  parallel unit in a sweep CSV (tensor-core step, then dot, then MAC):
+  ``--dse`` or, by default, ``build/dse/dse.csv`` if a sweep has run here,
+  else the committed snapshot ``results/dse/``.
+
+Prints the table and writes ``rank.csv`` and ``rank.png`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+from .files import save_figure, write_atomic
+from .models.report import table_csv
+
+__all__ = ["main", "load_quality", "load_throughput", "rank", "cost_format"]
+
+ROOT = Path(__file__).resolve().parent.parent
+_KIND_ORDER = {"tensorcore": 0, "dot": 1, "mac": 2}
+
+
+def cost_format(precision: str) -> str:
+    """The number format whose hardware a training precision needs (fp8 recipes: E4M3; nvfp4_rht: nvfp4)."""
+    if precision.startswith("fp8"):
+        return "e4m3"
+    return precision.removesuffix("_rht")
+
+
+def _latest(folder: Path, pattern: str) -> Path | None:
+    found = sorted(folder.glob(pattern))
+    return found[-1] if found else None
+
+
+def load_quality(train_dir: Path) -> dict[str, dict[int, float]]:
+    """``{precision: {seed: final held-out loss}}`` from ``quality_<precision>_seed<k>.json`` files."""
+    quality: dict[str, dict[int, float]] = {}
+    for path in sorted(train_dir.glob("quality_*_seed*.json")):
+        result = json.loads(path.read_text())
+        cfg = result["config"]
+        quality.setdefault(cfg["precision"], {})[cfg["seed"]] = float(result["final_heldout_loss"])
+    return quality
+
+
+def load_throughput(train_dir: Path) -> tuple[dict, str]:
+    """(``{(precision, width): speed-up vs bf16}``, source file name); compiled runs preferred."""
+    path = train_dir / "throughput_compiled.json"
+    if not path.exists():
+        path = train_dir / "throughput_eager.json"
+    if not path.exists():
+        return {}, ""
+    report = json.loads(path.read_text())
+    return {(r["precision"], r["width"]): r for r in report["rows"]}, path.name
+
+
+def _cost_rows(dse: Path) -> dict[str, dict]:
+    """Per format, the sweep row of its most parallel stage-0 unit."""
+    best: dict[str, dict] = {}
+    with dse.open() as fh:
+        for row in csv.DictReader(fh):
+            if row["kind"] not in _KIND_ORDER or int(row["stages"]) != 0:
+                continue
+            old = best.get(row["format"])
+            key = (_KIND_ORDER[row["kind"]], float(row["area_per_op_um2"]))
+            if old is None or key < (_KIND_ORDER[old["kind"]], float(old["area_per_op_um2"])):
+                best[row["format"]] = row
+    return best
+
+
+def rank(quality: dict, throughput: dict, costs: dict[str, dict]) -> list[dict]:
+    """One row per training precision, ordered by quality gap to bf16."""
+    if "bf16" not in quality:
+        raise ValueError("the quality runs have no bf16 baseline")
+    base = quality["bf16"]
+    widths = sorted({w for _, w in throughput})
+    rows = []
+    for precision, losses in quality.items():
+        seeds = sorted(set(losses) & set(base))
+        gaps = [losses[s] - base[s] for s in seeds]
+        cost = costs.get(cost_format(precision))
+        row = {"precision": precision, "seeds": len(losses),
+               "heldout_loss": round(statistics.fmean(losses.values()), 4),
+               "gap_to_bf16": round(statistics.fmean(gaps), 4) if gaps else "",
+               "gap_std": round(statistics.stdev(gaps), 4) if len(gaps) > 1 else ""}
+        for width in widths:
+            measured = throughput.get((precision, width))
+            row[f"h100_speedup_w{width}"] = measured["speedup_vs_bf16"] if measured else ""
+        row["cost_unit"] = cost["unit"] if cost else ""
+        row["um2_per_mac"] = float(cost["area_per_op_um2"]) if cost else ""
+        row["pj_per_mac"] = float(cost["energy_per_op_pj"]) if cost else ""
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["gap_to_bf16"] if r["gap_to_bf16"] != "" else math.inf))
+
+
+def _plot(rows: list[dict], path: Path, source: str):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    for r in rows:
+        if r["pj_per_mac"] == "" or r["gap_to_bf16"] == "":
+            continue
+        x, y = r["pj_per_mac"], r["gap_to_bf16"]
+        ax.errorbar(x, y, yerr=r["gap_std"] or 0, fmt="o", capsize=3,
+                    color="#C44E52" if r["precision"] in ("bf16", "fp8_tensorwise", "fp8_rowwise") else "#4C72B0")
+        ax.annotate(r["precision"], (x, y), fontsize=8, xytext=(4, 3), textcoords="offset points")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("cost model: energy per MAC of the format's unit (pJ)")
+    ax.set_ylabel("held-out loss gap to bf16 (mean +- sd over seeds)")
+    ax.set_title(f"Quality vs energy per MAC (red: run natively on the H100; {source})", fontsize=10)
+    ax.grid(which="both", alpha=0.3)
+    fig.tight_layout()
+    save_figure(fig, str(path), dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hw.rank", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", help="folder of gpu_ref.train results (default: the newest results/h100/train_*)")
+    parser.add_argument("--dse", help="sweep CSV (default: build/dse/dse.csv if present, else results/dse/*.csv)")
+    parser.add_argument("--out", default=str(ROOT / "build" / "rank"), help="output folder (default: build/rank)")
+    args = parser.parse_args(argv)
+    train_dir = Path(args.train) if args.train else _latest(ROOT / "results" / "h100", "train_*")
+    dse = Path(args.dse) if args.dse else (ROOT / "build" / "dse" / "dse.csv")
+    if not args.dse and not dse.exists():
+        dse = _latest(ROOT / "results" / "dse", "*.csv")
+    if train_dir is None or not train_dir.is_dir():
+        print(f"hw.rank: no training results folder {args.train or 'results/h100/train_*'}", file=sys.stderr)
+        return 2
+    if dse is None or not dse.exists():
+        print(f"hw.rank: no sweep CSV {args.dse or 'results/dse/*.csv'} (run python -m hw.dse)", file=sys.stderr)
+        return 2
+    try:
+        throughput, source = load_throughput(train_dir)
+        rows = rank(load_quality(train_dir), throughput, _cost_rows(dse))
+    except (ValueError, KeyError, json.JSONDecodeError) as err:
+        print(f"hw.rank: {train_dir}: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    keys = list(rows[0])
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
+    print(f"quality and throughput: {train_dir.relative_to(ROOT) if train_dir.is_relative_to(ROOT) else train_dir} "
+          f"({source or 'no throughput'}); cost: {dse}")
+    print("  ".join(k.ljust(widths[k]) for k in keys))
+    for r in rows:
+        print("  ".join(str(r[k]).ljust(widths[k]) for k in keys))
+    write_atomic(str(out / "rank.csv"), table_csv(rows))
+    _plot(rows, out / "rank.png", source or "no throughput")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The training harness on the CPU (the H100 runs are committed under results/h100/train_*)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from gpu_ref.train import Config, corpus, fake_quant, train
+from hw import formats as F
+from hw.formats import block
+
+TINY = dict(width=64, depth=1, heads=4, seq=32, batch=8, steps=40, eval_every=20, eval_batches=2, lr=1e-2, warmup=5)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return corpus(300_000)
+
+
+def test_corpus_is_the_stdlib_split_into_disjoint_files(data):
+    train_bytes, held, info = data
+    assert info["train_bytes"] == len(train_bytes) > 250_000 and info["heldout_bytes"] == len(held) > 0
+    assert corpus(300_000)[2]["crc32"] == info["crc32"]  # the same bytes every time
+    assert b"import" in bytes(train_bytes[:200_000].to(torch.uint8).numpy())
+
+
+@pytest.mark.parametrize("precision", ["bf16", "mxfp4", "posit8", "lns8"])
+def test_tiny_model_learns_in_every_precision(data, precision):
+    result = train(Config(precision=precision, **TINY), "cpu", data)
+    curve = result["curve"]
+    assert len(curve) == 2 and all(np.isfinite(p["heldout_loss"]) for p in curve)
+    assert result["final_train_loss"] < 0.8 * np.log(256)  # well below a uniform guess over bytes
+
+
+def test_fake_quant_is_the_golden_block_quantizer():
+    x = torch.randn(8, 64, dtype=torch.float64) * torch.logspace(-3, 3, 8, dtype=torch.float64)[:, None]
+    for name in ("mxfp4", "mxfp8_e4m3", "nvfp4"):
+        fmt = F.get(name)
+        want = block.quantize(fmt, x.float().double().numpy()).dequantize()
+        got = fake_quant(name, x.float()).double().numpy()
+        np.testing.assert_array_equal(got, want.astype(np.float32))
+
+
+def test_fp8_needs_cuda_and_bad_input_is_one_line():
+    with pytest.raises(ValueError, match="CUDA"):
+        train(Config(precision="fp8_tensorwise", **TINY), "cpu")
+    run = subprocess.run([sys.executable, "-m", "gpu_ref.train", "--precision", "fp7", "--device", "cpu"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "unknown precision 'fp7'" in run.stderr and "Traceback" not in run.stderr
