@@ -1,7 +1,8 @@
 """A small Llama-style decoder trained per number format: measured throughput and emulated quality.
 
 ``python -m gpu_ref.train --precision P [--width 256 --depth 4 --steps 400 --seed 0 ...] [--json FILE]``
-``python -m gpu_ref.train --suite quality|throughput --out DIR`` (the committed H100 runs)
+``python -m gpu_ref.train --suite quality|throughput --out DIR [--jobs N]`` (the committed H100 runs;
+``Config`` flags such as ``--steps`` override the quality suite's settings)
 
 Model: token embedding, ``depth`` blocks of RMSNorm -> causal attention with
 rotary positions -> RMSNorm -> SwiGLU MLP (hidden 8/3 width, rounded to 64),
@@ -401,22 +402,55 @@ def train(cfg: Config, device: str = "cuda", data=None, timing_steps: int = 0, c
 
 QUALITY = dict(width=256, depth=4, heads=4, seq=256, batch=8, steps=300, eval_every=100)
 QUALITY_SEEDS = (0, 1, 2)
+#: Emulated precisions from slowest to fastest per step on an H100 (the order parallel suites start them in).
+_SLOWEST_FIRST = ("nvfp4_rht", "nvfp4", "lns8", "posit16", "posit8", "mxfp4", "mxfp8_e4m3")
 THROUGHPUT_WIDTHS = (1024, 2048, 4096)
 THROUGHPUT = dict(depth=4, seq=1024, batch=8, steps=30, eval_every=10 ** 6)
 
 
-def suite_quality(out: Path, device: str, precisions=PRECISIONS, seeds=QUALITY_SEEDS):
-    """One run per precision and seed (``quality_<precision>_seed<k>.json``); runs already in ``out`` are kept."""
+def suite_quality(out: Path, device: str, precisions=PRECISIONS, seeds=QUALITY_SEEDS, jobs: int = 1,
+                  settings: dict | None = None):
+    """One run per precision and seed (``quality_<precision>_seed<k>.json``); runs already in ``out`` are kept.
+
+    ``settings`` override :data:`QUALITY`; ``jobs`` > 1 runs that many training
+    processes at once on the one GPU (one emulated run of the small model
+    leaves most of an H100 idle between its many small quantizer kernels).
+    """
+    settings = {**QUALITY, **(settings or {})}
+    if jobs > 1:
+        return _parallel_quality(out, device, precisions, seeds, jobs, settings)
     data = corpus()
     for precision in precisions:
         for seed in seeds:
             path = out / f"quality_{precision}_seed{seed}.json"
             if path.exists():
                 continue
-            result = train(Config(precision=precision, seed=seed, **QUALITY), device, data)
+            result = train(Config(precision=precision, seed=seed, **settings), device, data)
             write_atomic(str(path), json.dumps(result, indent=1))
             print(f"{precision:16s} seed {seed}: heldout {result.get('final_heldout_loss')}  {result['seconds']} s",
                   flush=True)
+
+
+def _parallel_quality(out: Path, device: str, precisions, seeds, jobs: int, settings: dict):
+    import subprocess
+
+    flags = [arg for key, value in settings.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
+    order = sorted(precisions, key=lambda p: _SLOWEST_FIRST.index(p) if p in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
+    todo = [(p, s) for p in order for s in seeds if not (out / f"quality_{p}_seed{s}.json").exists()]
+    running, failed = [], []
+    while todo or running:
+        while todo and len(running) < jobs:
+            precision, seed = todo.pop(0)
+            command = [sys.executable, "-m", "gpu_ref.train", "--suite", "quality", "--out", str(out),
+                       "--precisions", precision, "--seeds", str(seed), "--device", device, *flags]
+            running.append(((precision, seed), subprocess.Popen(command)))
+        time.sleep(1)
+        for job in [job for job in running if job[1].poll() is not None]:
+            running.remove(job)
+            if job[1].returncode:
+                failed.append(f"{job[0][0]} seed {job[0][1]}")
+    if failed:
+        raise RuntimeError("quality runs failed: " + ", ".join(failed))
 
 
 def suite_throughput(out: Path, widths=THROUGHPUT_WIDTHS, compile: bool = False):
@@ -452,13 +486,15 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="output folder of a suite")
     parser.add_argument("--precisions", help="comma-separated subset for --suite quality")
     parser.add_argument("--seeds", default=",".join(map(str, QUALITY_SEEDS)), help="comma-separated seeds for --suite quality")
+    parser.add_argument("--jobs", type=int, default=1, help="training processes at once (--suite quality)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (throughput suite)")
     parser.add_argument("--widths", default=",".join(map(str, THROUGHPUT_WIDTHS)), help="throughput suite widths")
     parser.add_argument("--json", help="write one run's result here")
-    for key, value in asdict(Config()).items():
-        parser.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=value)
+    for key, value in asdict(Config()).items():  # default: Config's, or the suite's (QUALITY, THROUGHPUT)
+        parser.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)
     args = parser.parse_args(argv)
+    given = {key: getattr(args, key) for key in asdict(Config()) if getattr(args, key) is not None}
     try:
         if args.suite:
             if not args.out:
@@ -470,15 +506,18 @@ def main(argv=None) -> int:
                 bad = [p for p in chosen if p not in PRECISIONS]
                 if bad:
                     raise ValueError(f"unknown precision {bad[0]!r}; valid: {', '.join(PRECISIONS)}")
-                suite_quality(out, args.device, chosen, [int(v) for v in args.seeds.split(",")])
+                if args.jobs < 1:
+                    raise ValueError(f"--jobs must be >= 1, not {args.jobs}")
+                suite_quality(out, args.device, chosen, [int(v) for v in args.seeds.split(",")], args.jobs,
+                              {key: v for key, v in given.items() if key not in ("precision", "seed")})
             else:
                 if args.device != "cuda":
                     raise ValueError("the throughput suite needs a CUDA GPU")
                 suite_throughput(out, [int(v) for v in args.widths.split(",")], compile=args.compile)
             return 0
-        cfg = Config(**{key: getattr(args, key) for key in asdict(Config())})
+        cfg = Config(**given)
         result = train(cfg, args.device)
-    except ValueError as err:
+    except (ValueError, RuntimeError) as err:
         print(f"gpu_ref.train: {err}", file=sys.stderr)
         return 2
     text = json.dumps(result, indent=1)

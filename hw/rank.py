@@ -4,18 +4,20 @@
 
 Joins three committed measurements, so it runs anywhere (no GPU, no yosys):
 
-* quality: the final held-out loss of the small decoder (``gpu_ref.train``,
-  one JSON per precision and seed), as the mean over seeds and the mean and
-  standard deviation of the per-seed gap to bf16 (same seed, same data order);
+* quality: the final training and held-out losses of the small decoder
+  (``gpu_ref.train``, one JSON per precision and seed), as the mean over
+  seeds and the mean and standard deviation of the per-seed gap to bf16
+  (same seed, same data order), and the loss curves;
 * throughput: the H100 tokens/s of the natively run precisions at every
   measured width, relative to bf16 (``throughput_compiled.json`` when present,
   else the eager run);
 * cost: the cost model's area and energy per MAC of the format's most
   parallel unit in a sweep CSV (tensor-core step, then dot, then MAC):
-  ``--dse`` or, by default, ``build/dse/dse.csv`` if a sweep has run here,
-  else the committed snapshot ``results/dse/``.
+  ``--dse``, or by default the committed snapshot (newest ``results/dse/*.csv``)
+  updated by ``build/dse/dse.csv`` where a sweep has run here.
 
-Prints the table and writes ``rank.csv`` and ``rank.png`` into ``--out``.
+Prints the table and writes ``rank.csv``, ``rank.png`` (gap vs energy per
+MAC) and ``curves.png`` (held-out loss curves, mean over seeds) into ``--out``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 from .files import save_figure, write_atomic
 from .models.report import table_csv
 
-__all__ = ["main", "load_quality", "load_throughput", "rank", "cost_format"]
+__all__ = ["main", "load_quality", "load_throughput", "rank", "mean_curves", "cost_format"]
 
 ROOT = Path(__file__).resolve().parent.parent
 _KIND_ORDER = {"tensorcore": 0, "dot": 1, "mac": 2}
@@ -49,13 +51,19 @@ def _latest(folder: Path, pattern: str) -> Path | None:
     return found[-1] if found else None
 
 
-def load_quality(train_dir: Path) -> dict[str, dict[int, float]]:
-    """``{precision: {seed: final held-out loss}}`` from ``quality_<precision>_seed<k>.json`` files."""
-    quality: dict[str, dict[int, float]] = {}
+def load_quality(train_dir: Path) -> dict[str, dict[int, dict]]:
+    """``{precision: {seed: run}}`` from ``quality_<precision>_seed<k>.json`` files.
+
+    A run is ``{"heldout": final held-out loss, "train": final training loss,
+    "curve": [(step, train loss, held-out loss), ...]}``.
+    """
+    quality: dict[str, dict[int, dict]] = {}
     for path in sorted(train_dir.glob("quality_*_seed*.json")):
         result = json.loads(path.read_text())
         cfg = result["config"]
-        quality.setdefault(cfg["precision"], {})[cfg["seed"]] = float(result["final_heldout_loss"])
+        quality.setdefault(cfg["precision"], {})[cfg["seed"]] = {
+            "heldout": float(result["final_heldout_loss"]), "train": float(result["final_train_loss"]),
+            "curve": [(p["step"], float(p["train_loss"]), float(p["heldout_loss"])) for p in result["curve"]]}
     return quality
 
 
@@ -70,35 +78,51 @@ def load_throughput(train_dir: Path) -> tuple[dict, str]:
     return {(r["precision"], r["width"]): r for r in report["rows"]}, path.name
 
 
-def _cost_rows(dse: Path) -> dict[str, dict]:
-    """Per format, the sweep row of its most parallel stage-0 unit."""
+def _cost_rows(*sweeps: Path) -> dict[str, dict]:
+    """Per format, the row of its most parallel stage-0 unit; a later sweep CSV replaces an earlier one's formats."""
     best: dict[str, dict] = {}
-    with dse.open() as fh:
-        for row in csv.DictReader(fh):
-            if row["kind"] not in _KIND_ORDER or int(row["stages"]) != 0:
-                continue
-            old = best.get(row["format"])
-            key = (_KIND_ORDER[row["kind"]], float(row["area_per_op_um2"]))
-            if old is None or key < (_KIND_ORDER[old["kind"]], float(old["area_per_op_um2"])):
-                best[row["format"]] = row
+    for dse in sweeps:
+        found = {}
+        with dse.open() as fh:
+            for row in csv.DictReader(fh):
+                _keep_best(found, row)
+        best.update(found)
     return best
 
 
+def _keep_best(best: dict[str, dict], row: dict):
+    """Keep ``row`` in ``best`` if it is its format's most parallel stage-0 unit so far (then the smaller)."""
+    if row["kind"] not in _KIND_ORDER or int(row["stages"]) != 0:
+        return
+    old = best.get(row["format"])
+    key = (_KIND_ORDER[row["kind"]], float(row["area_per_op_um2"]))
+    if old is None or key < (_KIND_ORDER[old["kind"]], float(old["area_per_op_um2"])):
+        best[row["format"]] = row
+
+
+def _gap(runs: dict[int, dict], base: dict[int, dict], key: str) -> tuple[float | str, float | str]:
+    """(mean, sd) over the seeds both have of the per-seed difference in ``key``; "" where undefined."""
+    gaps = [runs[s][key] - base[s][key] for s in sorted(set(runs) & set(base))]
+    return (round(statistics.fmean(gaps), 4) if gaps else "",
+            round(statistics.stdev(gaps), 4) if len(gaps) > 1 else "")
+
+
 def rank(quality: dict, throughput: dict, costs: dict[str, dict]) -> list[dict]:
-    """One row per training precision, ordered by quality gap to bf16."""
+    """One row per training precision, ordered by held-out quality gap to bf16."""
     if "bf16" not in quality:
         raise ValueError("the quality runs have no bf16 baseline")
     base = quality["bf16"]
     widths = sorted({w for _, w in throughput})
     rows = []
-    for precision, losses in quality.items():
-        seeds = sorted(set(losses) & set(base))
-        gaps = [losses[s] - base[s] for s in seeds]
+    for precision, runs in quality.items():
+        gap, gap_std = _gap(runs, base, "heldout")
+        train_gap, _ = _gap(runs, base, "train")
         cost = costs.get(cost_format(precision))
-        row = {"precision": precision, "seeds": len(losses),
-               "heldout_loss": round(statistics.fmean(losses.values()), 4),
-               "gap_to_bf16": round(statistics.fmean(gaps), 4) if gaps else "",
-               "gap_std": round(statistics.stdev(gaps), 4) if len(gaps) > 1 else ""}
+        row = {"precision": precision, "seeds": len(runs),
+               "train_loss": round(statistics.fmean(r["train"] for r in runs.values()), 4),
+               "train_gap": train_gap,
+               "heldout_loss": round(statistics.fmean(r["heldout"] for r in runs.values()), 4),
+               "gap_to_bf16": gap, "gap_std": gap_std}
         for width in widths:
             measured = throughput.get((precision, width))
             row[f"h100_speedup_w{width}"] = measured["speedup_vs_bf16"] if measured else ""
@@ -107,6 +131,42 @@ def rank(quality: dict, throughput: dict, costs: dict[str, dict]) -> list[dict]:
         row["pj_per_mac"] = float(cost["energy_per_op_pj"]) if cost else ""
         rows.append(row)
     return sorted(rows, key=lambda r: (r["gap_to_bf16"] if r["gap_to_bf16"] != "" else math.inf))
+
+
+def mean_curves(quality: dict) -> dict[str, list[tuple[int, float, float]]]:
+    """Per precision, ``(step, mean training loss, mean held-out loss)`` over the seeds at the steps all share."""
+    curves = {}
+    for precision, runs in quality.items():
+        steps = sorted(set.intersection(*({p[0] for p in r["curve"]} for r in runs.values())))
+        points = [[p for r in runs.values() for p in r["curve"] if p[0] == step] for step in steps]
+        curves[precision] = [(step, statistics.fmean(p[1] for p in at), statistics.fmean(p[2] for p in at))
+                             for step, at in zip(steps, points)]
+    return curves
+
+
+def _plot_curves(quality: dict, path: Path, source: str):
+    import matplotlib.pyplot as plt
+
+    curves = mean_curves(quality)
+    base = dict((step, held) for step, _, held in curves["bf16"])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    for i, (precision, curve) in enumerate(sorted(curves.items())):
+        style = dict(color=plt.cm.tab10(i % 10), ls="-" if i < 10 else "--", label=precision, marker=".")
+        steps = [c[0] for c in curve]
+        axes[0].plot(steps, [c[2] for c in curve], **style)
+        shared = [c for c in curve if c[0] in base]
+        axes[1].plot([c[0] for c in shared], [c[2] - base[c[0]] for c in shared], **style)
+    axes[0].set_ylabel("held-out loss (nats/byte, mean over seeds)")
+    axes[1].set_ylabel("held-out loss minus bf16's (same seeds)")
+    axes[1].axhline(0, color="grey", lw=0.8)
+    for ax in axes:
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.suptitle(f"Loss curves of the small decoder per precision ({source})", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, str(path), dpi=110)
+    plt.close(fig)
 
 
 def _plot(rows: list[dict], path: Path, source: str):
@@ -134,22 +194,25 @@ def _plot(rows: list[dict], path: Path, source: str):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hw.rank", description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", help="folder of gpu_ref.train results (default: the newest results/h100/train_*)")
-    parser.add_argument("--dse", help="sweep CSV (default: build/dse/dse.csv if present, else results/dse/*.csv)")
+    parser.add_argument("--dse", help="sweep CSV (default: the newest results/dse/*.csv, updated by build/dse/dse.csv)")
     parser.add_argument("--out", default=str(ROOT / "build" / "rank"), help="output folder (default: build/rank)")
     args = parser.parse_args(argv)
     train_dir = Path(args.train) if args.train else _latest(ROOT / "results" / "h100", "train_*")
-    dse = Path(args.dse) if args.dse else (ROOT / "build" / "dse" / "dse.csv")
-    if not args.dse and not dse.exists():
-        dse = _latest(ROOT / "results" / "dse", "*.csv")
+    if args.dse:
+        sweeps = [Path(args.dse)]
+    else:
+        sweeps = [p for p in (_latest(ROOT / "results" / "dse", "*.csv"), ROOT / "build" / "dse" / "dse.csv")
+                  if p is not None and p.exists()]
     if train_dir is None or not train_dir.is_dir():
         print(f"hw.rank: no training results folder {args.train or 'results/h100/train_*'}", file=sys.stderr)
         return 2
-    if dse is None or not dse.exists():
+    if not sweeps or not sweeps[0].exists():
         print(f"hw.rank: no sweep CSV {args.dse or 'results/dse/*.csv'} (run python -m hw.dse)", file=sys.stderr)
         return 2
     try:
         throughput, source = load_throughput(train_dir)
-        rows = rank(load_quality(train_dir), throughput, _cost_rows(dse))
+        quality = load_quality(train_dir)
+        rows = rank(quality, throughput, _cost_rows(*sweeps))
     except (ValueError, KeyError, json.JSONDecodeError) as err:
         print(f"hw.rank: {train_dir}: {err}", file=sys.stderr)
         return 2
@@ -158,12 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     keys = list(rows[0])
     widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
     print(f"quality and throughput: {train_dir.relative_to(ROOT) if train_dir.is_relative_to(ROOT) else train_dir} "
-          f"({source or 'no throughput'}); cost: {dse}")
+          f"({source or 'no throughput'}); cost: {', '.join(str(p) for p in sweeps)}")
     print("  ".join(k.ljust(widths[k]) for k in keys))
     for r in rows:
         print("  ".join(str(r[k]).ljust(widths[k]) for k in keys))
     write_atomic(str(out / "rank.csv"), table_csv(rows))
     _plot(rows, out / "rank.png", source or "no throughput")
+    _plot_curves(quality, out / "curves.png", train_dir.name)
     return 0
 
 

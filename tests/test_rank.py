@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from hw.rank import _cost_rows, load_quality, mean_curves, rank
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,10 +28,38 @@ def test_rank_joins_quality_throughput_and_cost(tmp_path):
         assert float(rows["fp8_tensorwise"][key]) > 0 and rows["mxfp4"][key] == ""  # only native precisions
     assert rows["fp8_rowwise"]["cost_unit"].startswith("tensorcore_e4m3")
     assert float(rows["mxfp4"]["um2_per_mac"]) < float(rows["bf16"]["um2_per_mac"])
-    assert (tmp_path / "rank.png").read_bytes()[:4] == b"\x89PNG"
+    for plot in ("rank.png", "curves.png"):
+        assert (tmp_path / plot).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_rank_refuses_a_missing_folder(tmp_path):
     run = subprocess.run([sys.executable, "-m", "hw.rank", "--train", str(tmp_path / "none")], capture_output=True,
                          text=True)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "no training results" in run.stderr
+
+
+def test_rank_reports_training_loss_and_loss_curves(tmp_path):
+    train_dir = sorted((ROOT / "results" / "h100").glob("train_*"))[-1]
+    quality = load_quality(train_dir)
+    rows = {r["precision"]: r for r in rank(quality, {}, {})}
+    assert rows["bf16"]["train_gap"] == 0.0 and rows["bf16"]["gap_to_bf16"] == 0.0
+    lns = quality["lns8"]
+    want = sum(run["train"] - quality["bf16"][seed]["train"] for seed, run in lns.items()) / len(lns)
+    assert rows["lns8"]["train_gap"] == round(want, 4)
+    curves = mean_curves(quality)
+    steps = [point[0] for point in curves["bf16"]]
+    assert steps == sorted(steps) and len(steps) >= 3
+    final = curves["mxfp4"][-1]
+    assert final[2] == pytest.approx(sum(run["heldout"] for run in quality["mxfp4"].values()) / len(quality["mxfp4"]))
+
+
+def test_a_local_sweep_replaces_only_the_formats_it_costed(tmp_path):
+    header = "unit,kind,format,stages,area_per_op_um2,energy_per_op_pj\n"
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    old.write_text(header + "mac_e4m3,mac,e4m3,0,2000,1.5\ndot_e4m3,dot,e4m3,0,1400,1.2\n"
+                   "dot_mxfp8,dot,mxfp8_e4m3,0,700,0.7\n")
+    new.write_text(header + "mac_e4m3,mac,e4m3,0,1900,1.4\ndot_e4m3_p,dot,e4m3,2,1000,1.0\n")
+    costs = _cost_rows(old, new)
+    assert costs["e4m3"]["unit"] == "mac_e4m3" and costs["e4m3"]["area_per_op_um2"] == "1900"  # stage-0 rows only
+    assert costs["mxfp8_e4m3"]["unit"] == "dot_mxfp8"  # kept from the snapshot
+    assert _cost_rows(old)["e4m3"]["unit"] == "dot_e4m3"  # the most parallel unit wins

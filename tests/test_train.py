@@ -1,5 +1,6 @@
 """The training harness on the CPU (the H100 runs are committed under results/h100/train_*)."""
 
+import json
 import subprocess
 import sys
 
@@ -49,3 +50,19 @@ def test_fp8_needs_cuda_and_bad_input_is_one_line():
     run = subprocess.run([sys.executable, "-m", "gpu_ref.train", "--precision", "fp7", "--device", "cpu"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "unknown precision 'fp7'" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_parallel_quality_suite_takes_overrides_and_keeps_finished_runs(tmp_path):
+    kept = tmp_path / "quality_bf16_seed0.json"
+    kept.write_text("{}")  # a finished run is not redone
+    run = subprocess.run([sys.executable, "-m", "gpu_ref.train", "--suite", "quality", "--out", str(tmp_path),
+                          "--precisions", "bf16", "--seeds", "0,1,2", "--jobs", "2", "--device", "cpu",
+                          "--width", "64", "--depth", "1", "--seq", "32", "--batch", "4", "--steps", "4",
+                          "--eval-every", "2", "--eval-batches", "1", "--warmup", "2", "--corpus-bytes", "200000"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert kept.read_text() == "{}"
+    for seed in (1, 2):
+        result = json.loads((tmp_path / f"quality_bf16_seed{seed}.json").read_text())
+        assert result["config"]["seed"] == seed and result["config"]["steps"] == 4 and result["config"]["width"] == 64
+        assert [p["step"] for p in result["curve"]] == [2, 4]
