@@ -116,11 +116,11 @@ def rank(quality: dict, throughput: dict, costs: dict[str, dict]) -> list[dict]:
     rows = []
     for precision, runs in quality.items():
         gap, gap_std = _gap(runs, base, "heldout")
-        train_gap, _ = _gap(runs, base, "train")
+        train_gap, train_gap_std = _gap(runs, base, "train")
         cost = costs.get(cost_format(precision))
         row = {"precision": precision, "seeds": len(runs),
                "train_loss": round(statistics.fmean(r["train"] for r in runs.values()), 4),
-               "train_gap": train_gap,
+               "train_gap": train_gap, "train_gap_std": train_gap_std,
                "heldout_loss": round(statistics.fmean(r["heldout"] for r in runs.values()), 4),
                "gap_to_bf16": gap, "gap_std": gap_std}
         for width in widths:
