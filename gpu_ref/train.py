@@ -408,6 +408,11 @@ THROUGHPUT_WIDTHS = (1024, 2048, 4096)
 THROUGHPUT = dict(depth=4, seq=1024, batch=8, steps=30, eval_every=10 ** 6)
 
 
+def _quality_path(out: Path, precision: str, seed: int) -> Path:
+    """Where the quality suite keeps one run (``hw.rank`` reads these names)."""
+    return out / f"quality_{precision}_seed{seed}.json"
+
+
 def suite_quality(out: Path, device: str, precisions=PRECISIONS, seeds=QUALITY_SEEDS, jobs: int = 1,
                   settings: dict | None = None):
     """One run per precision and seed (``quality_<precision>_seed<k>.json``); runs already in ``out`` are kept.
@@ -422,7 +427,7 @@ def suite_quality(out: Path, device: str, precisions=PRECISIONS, seeds=QUALITY_S
     data = corpus()
     for precision in precisions:
         for seed in seeds:
-            path = out / f"quality_{precision}_seed{seed}.json"
+            path = _quality_path(out, precision, seed)
             if path.exists():
                 continue
             result = train(Config(precision=precision, seed=seed, **settings), device, data)
@@ -436,7 +441,7 @@ def _parallel_quality(out: Path, device: str, precisions, seeds, jobs: int, sett
 
     flags = [arg for key, value in settings.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
     order = sorted(precisions, key=lambda p: _SLOWEST_FIRST.index(p) if p in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
-    todo = [(p, s) for p in order for s in seeds if not (out / f"quality_{p}_seed{s}.json").exists()]
+    todo = [(p, s) for p in order for s in seeds if not _quality_path(out, p, s).exists()]
     running, failed = [], []
     while todo or running:
         while todo and len(running) < jobs:
