@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from hw.formats import BlockFormat, FloatFormat, IntFormat, ScaleFormat
-from hw.formats.block import FP32
+from hw.formats import FP32, BlockFormat, FloatFormat, IntFormat, ScaleFormat
 
 from .numerics import (decode_float, decode_int, float_fields, lanes, multiply_raw, pow2, round_float, sum_raw,
                        unpack_float, value_from_raw)

@@ -27,7 +27,7 @@ from . import kernels
 
 __all__ = ["NATIVE", "NATIVE_ENCODE", "bit_length", "float_fields", "pow2", "value_from_raw", "round_float", "encode_float", "decode_float",
            "unpack_float", "unpack_posit", "round_posit", "encode_posit", "decode_posit", "encode_int", "decode_int",
-           "Limbs", "multiply_raw", "lanes", "sum_raw", "mul", "mac", "quire_mac", "quire_readout"]
+           "Limbs", "multiply_raw", "lanes", "sum_raw", "mul", "round_mul", "mac", "quire_mac", "quire_readout"]
 
 #: Formats with a torch dtype: decode views the codes as that dtype.
 NATIVE = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2, "e4m3fnuz": torch.float8_e4m3fnuz,
@@ -379,13 +379,19 @@ def _unpack(fmt, codes):
 
 
 def mul(fmt, a, b) -> torch.Tensor:
-    """The multiplier unit: exact product codes in ``fmt.product_format()`` (floats, ints), or rounded once (posits)."""
+    """The exact multiplier: product codes in ``fmt.product_format()`` (floats, ints, posits), nothing rounded."""
     if isinstance(fmt, IntFormat):
         return (decode_int(fmt, a) * decode_int(fmt, b)) & ((1 << (2 * fmt.bits)) - 1)
+    return round_float(fmt.product_format(), *multiply_raw(_unpack(fmt, a), _unpack(fmt, b)))
+
+
+def round_mul(fmt, a, b, out=None) -> torch.Tensor:
+    """The rounding multiplier: ``round(a * b)`` once (RNE) into ``out`` (float or posit; default ``fmt``)."""
+    out = fmt if out is None else out
     neg, sig, exp, nan, inf = multiply_raw(_unpack(fmt, a), _unpack(fmt, b))
-    if isinstance(fmt, PositFormat):
-        return round_posit(fmt, neg, sig, exp, nan)
-    return round_float(fmt.product_format(), neg, sig, exp, nan, inf)
+    if isinstance(out, PositFormat):
+        return round_posit(out, neg, sig, exp, nan | inf)
+    return round_float(out, neg, sig, exp, nan, inf)
 
 
 def mac(fmt, a, b, acc, acc_fmt) -> torch.Tensor:

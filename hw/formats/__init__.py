@@ -13,14 +13,14 @@ import re
 
 from .block import E8M0, BlockFormat, BlockTensor, ScaleFormat, ScaleRule
 from .exact import Exact, Rounding
-from .float import FloatFormat, Special
+from .float import FP32, FloatFormat, Special
 from .integer import IntFormat
 from .lns import LNSFormat
 from .posit import PositFormat, QuireFormat
 
 __all__ = ["FloatFormat", "IntFormat", "PositFormat", "QuireFormat", "BlockFormat", "BlockTensor", "ScaleFormat",
-           "ScaleRule", "E8M0", "LNSFormat", "Special", "Rounding", "Exact", "Format",
-           "get", "names", "registered", "register", "accumulators", "default_accumulator"]
+           "ScaleRule", "E8M0", "LNSFormat", "Special", "Rounding", "Exact", "Format", "FP32", "family",
+           "get", "names", "registered", "register", "accumulators", "default_accumulator", "FAMILIES"]
 
 Format = FloatFormat | IntFormat | PositFormat | QuireFormat | BlockFormat | LNSFormat
 
@@ -35,7 +35,7 @@ def register(fmt: Format) -> Format:
 
 
 for _fmt in (
-    FloatFormat("fp32", 8, 23, 127),
+    FP32,
     FloatFormat("fp16", 5, 10, 15),
     FloatFormat("bf16", 8, 7, 127),
     FloatFormat("e5m2", 5, 2, 15),
@@ -145,6 +145,19 @@ def accumulators(fmt: Format) -> list[str]:
     if isinstance(fmt, LNSFormat):
         return [fmt.accumulator().name]
     return ["int32"] if isinstance(fmt, IntFormat) else ["fp32", "fp16", "bf16"]
+
+
+#: Family name of each format class (used in tables, plots and error messages).
+FAMILIES = {FloatFormat: "float", IntFormat: "int", PositFormat: "posit", QuireFormat: "quire", BlockFormat: "block",
+            LNSFormat: "lns"}
+
+
+def family(fmt: Format) -> str:
+    """The family of a format object: float, int, posit, quire, block or lns."""
+    for cls, name in FAMILIES.items():
+        if isinstance(fmt, cls):
+            return name
+    raise TypeError(f"not a format object: {fmt!r}")
 
 
 def default_accumulator(fmt: Format) -> Format:

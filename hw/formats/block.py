@@ -44,7 +44,7 @@ from math import ceil
 import numpy as np
 
 from .exact import Exact, Rounding, add, divide, multiply, round_at, align_window
-from .float import FloatFormat
+from .float import FP32, FloatFormat
 from .integer import IntFormat
 
 __all__ = ["ScaleFormat", "ScaleRule", "BlockFormat", "BlockTensor", "quantize", "dequantize", "block_dot", "dot",
@@ -108,8 +108,6 @@ class ScaleFormat:
 
 
 E8M0 = ScaleFormat("e8m0")
-#: The tensor scale's format (NVFP4), equal to the registry's ``fp32``.
-FP32 = FloatFormat("fp32", 8, 23, 127)
 
 
 class ScaleRule(enum.Enum):

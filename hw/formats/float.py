@@ -15,7 +15,7 @@ import numpy as np
 
 from .exact import Exact, Rounding, bit_length, code_dtype, round_at
 
-__all__ = ["Special", "FloatFormat"]
+__all__ = ["Special", "FloatFormat", "FP32"]
 
 
 class Special(enum.Enum):
@@ -246,3 +246,7 @@ class FloatFormat:
     @property
     def dtype(self):
         return code_dtype(self.width)
+
+
+#: IEEE binary32, the accumulator and scale format shared by every layer (registered as ``fp32``).
+FP32 = FloatFormat("fp32", 8, 23, 127)

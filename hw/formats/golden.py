@@ -1,25 +1,39 @@
 """Golden arithmetic on bit patterns: exact, then one rounding.
 
 Every function takes codes (integer arrays) and format objects and returns
-codes.  Products are exact; a MAC or dot product sums exactly and rounds once,
+codes.  ``mul`` is the *exact* product for every family, as a code of
+``fmt.product_format()``; ``round_mul`` rounds the product once (RNE) into a
+float or posit format.  A MAC or dot product sums exactly and rounds once,
 round-to-nearest-even, into the accumulator format (float accumulators follow
 the format's overflow/NaN rules, integer accumulators and posit quires wrap
-around).  For posits, ``mul`` rounds once into the posit format and ``mac``
-accumulates exactly into the quire; ``convert(quire, posit, q)`` reads it out.
+around); ``convert(quire, posit, q)`` reads a quire out.  LNS formats compute
+their exact products with ``LNSFormat.mul`` (which ``mul`` calls).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import Format
+from . import Format, FloatFormat, LNSFormat, PositFormat
 from .exact import Rounding, multiply
 from .exact import add as add_exact
 
+__all__ = ["mul", "round_mul", "add", "convert", "mac", "dot"]
+
 
 def mul(fmt: Format, a, b) -> np.ndarray:
-    """Exact product of ``a`` and ``b`` as codes of ``fmt.product_format()``."""
+    """Exact product of ``a`` and ``b`` as codes of ``fmt.product_format()`` (nothing is rounded)."""
+    if isinstance(fmt, LNSFormat):
+        return fmt.mul(a, b)
     return fmt.product_format().pack(multiply(fmt.unpack(a), fmt.unpack(b)))
+
+
+def round_mul(fmt: Format, a, b, out: Format | None = None) -> np.ndarray:
+    """``round(a * b)`` (RNE, once) into ``out``, a float or posit format (default: ``fmt``; IEEE's ``f16_mul``)."""
+    out = fmt if out is None else out
+    if not isinstance(out, (FloatFormat, PositFormat)):
+        raise ValueError(f"round_mul rounds into a float or posit format, not {out.name}")
+    return out.pack(multiply(fmt.unpack(a), fmt.unpack(b)), Rounding.RNE)
 
 
 def add(fmt: Format, a, b) -> np.ndarray:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .exact import Exact, Rounding, bit_length, code_dtype
+from .float import FloatFormat
 
 __all__ = ["PositFormat", "QuireFormat"]
 
@@ -82,9 +83,24 @@ class PositFormat:
     def describe(self) -> str:
         return f"posit  n={self.n} es={self.es}, maxpos 2^{self.max_scale}, quire {self.quire().bits} bits"
 
-    def product_format(self) -> "PositFormat":
-        """Posit products are rounded back to the operand format."""
-        return self
+    def product_format(self) -> FloatFormat:
+        """IEEE-style format that holds every product of two posits exactly, as a normal number (NaR -> NaN).
+
+        Every product is a multiple of minpos**2 = ``2**(-2 max_scale)`` below
+        ``2**(2 max_scale + 1)`` with at most ``2 precision`` significant bits, so
+        ``man_bits = 2 precision - 1``, ``emin = -2 max_scale`` (bias ``2 max_scale + 1``)
+        and enough exponent bits that the largest leading exponent stays below
+        the all-ones field.  A zero product has the XOR of the operands' signs
+        (posit zero is unsigned: 0 times a negative posit is -0 here).  Posits
+        wider than 16 bits have products too long for a double: ValueError.
+        """
+        man_bits = 2 * self.precision - 1
+        bias = 2 * self.max_scale + 1
+        top_field = 2 * self.max_scale + 1 + bias
+        if man_bits > 52:
+            raise ValueError(f"{self.name} products need {man_bits + 1} significand bits (more than a double's 53): "
+                             "no exact product format; round them (round_mul) or accumulate them in the quire")
+        return FloatFormat(f"{self.name}_product", (top_field + 1).bit_length(), man_bits, bias)
 
     def quire(self) -> "QuireFormat":
         return QuireFormat.for_posit(self)

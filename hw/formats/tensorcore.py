@@ -37,9 +37,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .block import FP32
 from .exact import Exact, Rounding, add, align_window, bit_length, multiply
-from .float import FloatFormat, Special
+from .float import FP32, FloatFormat, Special
 
 __all__ = ["FusedDotSpec", "H100_FP8", "H100_FP8_PROMOTED", "SPECS", "step", "dot", "scaled_mm"]
 

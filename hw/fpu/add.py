@@ -6,7 +6,7 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .raw import RawShape, leading_zeros
+from .raw import RawShape, normalise
 
 __all__ = ["FusedAdd"]
 
@@ -41,24 +41,13 @@ class FusedAdd(wiring.Component):
             "sum": Out(self.out_shape.layout),
         })
 
-    def _normalise(self, m, raw, shape, name):
-        """(left-aligned significand in window - 1 bits, leading-bit exponent)."""
-        lz = Signal(range(shape.sig_width + 1), name=f"{name}_lz")
-        sig = Signal(self.window - 1, name=f"{name}_sig")
-        top = Signal(signed(max(shape.top_shape.width, self.out_shape.exp_shape.width) + 1), name=f"{name}_top")
-        m.d.comb += [
-            lz.eq(leading_zeros(raw.sig)),
-            sig.eq((raw.sig << lz)[:shape.sig_width] << (self.window - 1 - shape.sig_width)),
-            top.eq(raw.exp + (shape.sig_width - 1) - lz),
-        ]
-        return sig, top
-
     def elaborate(self, platform):
         m = Module()
         x, y, out = self.x, self.y, self.sum
         W = self.window
-        x_sig, x_top = self._normalise(m, x, self.x_shape, "x")
-        y_sig, y_top = self._normalise(m, y, self.y_shape, "y")
+        top = lambda shape: signed(max(shape.top_shape.width, self.out_shape.exp_shape.width) + 1)
+        x_sig, x_top = normalise(m, x, self.x_shape, W - 1, top(self.x_shape), "x_")
+        y_sig, y_top = normalise(m, y, self.y_shape, W - 1, top(self.y_shape), "y_")
 
         # big: the operand with the higher leading bit; a zero is never big.
         swap = Signal()

@@ -6,7 +6,7 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .raw import RawShape, leading_zeros
+from .raw import RawShape, normalise
 
 __all__ = ["DivRaw"]
 
@@ -30,23 +30,12 @@ class DivRaw(wiring.Component):
         self.out_shape = RawShape(quotient_bits + 2, top_lo - quotient_bits - 2, top_hi - quotient_bits)
         super().__init__({"num": In(num_shape.layout), "den": In(den_shape.layout), "quotient": Out(self.out_shape.layout)})
 
-    def _normalise(self, m, raw, shape, width, name):
-        lz = Signal(range(shape.sig_width + 1), name=f"{name}_lz")
-        sig = Signal(width, name=f"{name}_norm")
-        top = Signal(signed(shape.top_shape.width + 1), name=f"{name}_top")
-        m.d.comb += [
-            lz.eq(leading_zeros(raw.sig)),
-            sig.eq((raw.sig << lz)[:shape.sig_width] << (width - shape.sig_width)),
-            top.eq(raw.exp + (shape.sig_width - 1) - lz),
-        ]
-        return sig, top
-
     def elaborate(self, platform):
         m = Module()
         num, den, out = self.num, self.den, self.quotient
         width = max(self.num_shape.sig_width, self.den_shape.sig_width)
-        n, n_top = self._normalise(m, num, self.num_shape, width, "num")
-        d, d_top = self._normalise(m, den, self.den_shape, width, "den")
+        n, n_top = normalise(m, num, self.num_shape, width, signed(self.num_shape.top_shape.width + 1), "num_")
+        d, d_top = normalise(m, den, self.den_shape, width, signed(self.den_shape.top_shape.width + 1), "den_")
         remainder = n
         bits = []
         for i in range(self.quotient_bits + 1):

@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..formats import PositFormat, QuireFormat
-from .raw import RawShape, leading_zeros
+from .raw import RawShape, leading_zeros, normalise
 
 __all__ = ["PositDecode", "PositRounder", "posit_raw_shape", "quire_raw_shape", "QuireToRaw"]
 
@@ -90,14 +90,7 @@ class PositRounder(wiring.Component):
         fmt, raw = self.fmt, self.raw
         n, es = fmt.n, fmt.es
         width = self.raw_shape.sig_width
-        lz = Signal(range(width + 1))
-        norm = Signal(width)
-        top = Signal(self.raw_shape.top_shape)
-        m.d.comb += [
-            lz.eq(leading_zeros(raw.sig)),
-            norm.eq((raw.sig << lz)[:width]),
-            top.eq(raw.exp + (width - 1) - lz),
-        ]
+        norm, top = normalise(m, raw, self.raw_shape, width, self.raw_shape.top_shape)
         k = Signal(signed(self.raw_shape.top_shape.width))
         m.d.comb += k.eq(top >> es)
         exponent = top[:es] if es else Const(0, 0)

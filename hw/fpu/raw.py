@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..formats import FloatFormat, ScaleFormat, Special
 
-__all__ = ["RawShape", "leading_zeros", "Unpack", "UnpackScale"]
+__all__ = ["RawShape", "leading_zeros", "normalise", "Unpack", "UnpackScale"]
 
 
 def _signed_bits(lo: int, hi: int) -> int:
@@ -64,6 +64,26 @@ def leading_zeros(value):
     low_width = width // 2
     high, low = value[low_width:], value[:low_width]
     return Mux(high.any(), leading_zeros(high), (width - low_width) + leading_zeros(low))
+
+
+def normalise(m, raw, shape: RawShape, width: int, top_shape, prefix: str = ""):
+    """``(norm, top)``: ``raw.sig`` shifted left until its leading 1 is the MSB of ``width >= shape.sig_width``
+    bits (``norm``), and the exponent of that leading 1 (``top = exp + sig_width - 1 - lz``, shape ``top_shape``).
+
+    The one leading-zero-count-and-shift every rounder, adder, divider and
+    quantizer starts with; its signals are ``<prefix>lz``, ``<prefix>norm``
+    and ``<prefix>top``.  A zero significand gives ``norm = 0``.
+    """
+    lz = Signal(range(shape.sig_width + 1), name=f"{prefix}lz")
+    norm = Signal(width, name=f"{prefix}norm")
+    top = Signal(top_shape, name=f"{prefix}top")
+    pad = width - shape.sig_width
+    m.d.comb += [
+        lz.eq(leading_zeros(raw.sig)),
+        norm.eq((raw.sig << lz)[:shape.sig_width] << pad),
+        top.eq(raw.exp + (shape.sig_width - 1) - lz),
+    ]
+    return norm, top
 
 
 class Unpack(wiring.Component):

@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..formats import FloatFormat, Rounding, Special
-from .raw import RawShape, leading_zeros
+from .raw import RawShape, normalise
 
 __all__ = ["Rounder", "FixedRounder"]
 
@@ -42,14 +42,7 @@ class Rounder(wiring.Component):
         prec = fmt.precision
         frame = max(width, prec + 2)  # kept bits, guard, and one or more sticky bits
 
-        lz = Signal(range(width + 1))
-        norm = Signal(frame)
-        top = Signal(self.raw_shape.top_shape)
-        m.d.comb += [
-            lz.eq(leading_zeros(raw.sig)),
-            norm.eq((raw.sig << lz)[:width] << (frame - width)),
-            top.eq(raw.exp + (width - 1) - lz),
-        ]
+        norm, top = normalise(m, raw, self.raw_shape, frame, self.raw_shape.top_shape)
 
         # Below the normal range the significand moves right; by prec + 1 places
         # at most, which already puts the leading bit below the guard bit.

@@ -20,16 +20,15 @@ from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
-from .. import formats
-from ..formats import BlockFormat, FloatFormat, IntFormat, ScaleFormat, ScaleRule
+from ..formats import FP32, BlockFormat, FloatFormat, IntFormat, ScaleFormat, ScaleRule
 from ..fpu.add import FusedAdd
 from ..fpu.div import DivRaw
 from ..fpu.fixed import MAX_FIXED_WIDTH, AlignedSum, ProductSum, adder_tree, balanced_tree
 from ..fpu.mul import MulRaw
-from ..fpu.raw import RawShape, Unpack, UnpackScale, leading_zeros
+from ..fpu.raw import RawShape, Unpack, UnpackScale, normalise
 from ..fpu.rounder import FixedRounder, Rounder
 from .pipeline import Pipeline
-from .units import _any, _int_products, _raw_products, _Unit, _round
+from .common import Unit, any_of, int_products, raw_products, round_to
 
 __all__ = ["BlockDotUnit", "QuantUnit"]
 
@@ -38,7 +37,7 @@ def _scale_decoder(fmt):
     return UnpackScale(fmt) if isinstance(fmt, ScaleFormat) else Unpack(fmt)
 
 
-class BlockDotUnit(_Unit):
+class BlockDotUnit(Unit):
     """``acc_out = round(acc_in + a_scale * b_scale * sum_i a[i] * b[i])`` into fp32, one rounding (RNE).
 
     One block per cycle (``lanes = block_size``).  Float elements: exact
@@ -56,7 +55,7 @@ class BlockDotUnit(_Unit):
 
     def __init__(self, fmt: BlockFormat, acc: FloatFormat | None = None, stages: int = 0,
                  align_bits: int | None = None):
-        self.acc = acc or formats.get("fp32")
+        self.acc = acc or FP32
         if align_bits is not None and isinstance(fmt.element, IntFormat):
             raise ValueError(f"{fmt.name} has integer elements, which are always summed exactly; drop align_bits")
         if align_bits is not None and (not isinstance(align_bits, int) or isinstance(align_bits, bool)
@@ -72,6 +71,10 @@ class BlockDotUnit(_Unit):
         }
         super().__init__(fmt, fmt.block_size, stages, operands, "acc_out", self.acc.width)
 
+    def name_parts(self) -> list[str]:
+        align = [f"a{self.align_bits}"] if self.align_bits is not None else []
+        return [self.fmt.name, f"x{self.lanes}", self.acc.name, *align]
+
     def elaborate(self, platform):
         m = Module()
         fmt = self.fmt
@@ -84,7 +87,7 @@ class BlockDotUnit(_Unit):
         m.d.comb += [scale_mul.a.eq(sa.raw), scale_mul.b.eq(sb.raw)]
 
         if isinstance(fmt.element, IntFormat):
-            products = _int_products(m, fmt.element, self.a, self.b)
+            products = int_products(m, fmt.element, self.a, self.b)
             *products, scale, acc = pipe.cut("product", *products, scale_mul.product, unpack_acc.raw)
             total = Signal(signed(2 * fmt.element.bits + (fmt.block_size - 1).bit_length()))
             m.d.comb += total.eq(adder_tree(products))
@@ -97,7 +100,7 @@ class BlockDotUnit(_Unit):
                 block_sum.exp.eq(sum_shape.exp_lo),
             ]
         else:
-            products, term_shape = _raw_products(m, fmt.element, self.a, self.b)
+            products, term_shape = raw_products(m, fmt.element, self.a, self.b)
             *products, scale, acc = pipe.cut("product", *products, scale_mul.product, unpack_acc.raw)
             if self.align_bits is None:
                 m.submodules.product_sum = psum = ProductSum(term_shape, fmt.block_size)
@@ -111,12 +114,12 @@ class BlockDotUnit(_Unit):
         m.d.comb += [apply_scale.a.eq(block_sum), apply_scale.b.eq(scale)]
         m.submodules.add = add = FusedAdd(unpack_acc.raw_shape, apply_scale.out_shape, self.acc.precision)
         m.d.comb += [add.x.eq(acc), add.y.eq(apply_scale.product)]
-        out, valid = pipe.output(_round(m, pipe.cut("sum", add.sum), add.out_shape, self.acc))
+        out, valid = pipe.output(round_to(m, pipe.cut("sum", add.sum), add.out_shape, self.acc))
         m.d.comb += [self.acc_out.eq(out), self.valid_out.eq(valid)]
         return m
 
 
-class QuantUnit(_Unit):
+class QuantUnit(Unit):
     """One block of fp32 in, its element codes and scale code out: :func:`hw.formats.block.quantize` in hardware.
 
     The largest magnitude is found by comparing codes (fp32 magnitudes order
@@ -136,7 +139,7 @@ class QuantUnit(_Unit):
     def __init__(self, fmt: BlockFormat, stages: int = 0):
         if isinstance(fmt.scale, FloatFormat) and fmt.rule is not ScaleRule.NEAREST:
             raise ValueError(f"the quantizer for float-scaled blocks implements the 'nearest' rule, not {fmt.rule.value!r}")
-        self.source = formats.get("fp32")
+        self.source = FP32
         inputs = {"a": In(data.ArrayLayout(self.source.width, fmt.block_size))}
         if fmt.tensor_scale:
             inputs["tensor_scale"] = In(self.source.width)
@@ -150,7 +153,7 @@ class QuantUnit(_Unit):
         lanes = list(self.a)
         exp_ones = ((1 << src.exp_bits) - 1) << src.man_bits
         special = Signal()
-        m.d.comb += special.eq(_any([x[:src.width - 1] >= exp_ones for x in lanes]))
+        m.d.comb += special.eq(any_of([x[:src.width - 1] >= exp_ones for x in lanes]))
         amax_code = Signal(src.width - 1)
         m.d.comb += amax_code.eq(balanced_tree([x[:src.width - 1] for x in lanes], lambda x, y: Mux(x > y, x, y)))
         m.submodules.unpack_amax = unpack_amax = Unpack(src)
@@ -187,14 +190,7 @@ class QuantUnit(_Unit):
         fmt, shape = self.fmt, unpack_amax.raw_shape
         amax = unpack_amax.raw
         width = shape.sig_width
-        lz = Signal(range(width + 1))
-        top = Signal(signed(shape.top_shape.width + 2))
-        normalised = Signal(width)
-        m.d.comb += [
-            lz.eq(leading_zeros(amax.sig)),
-            top.eq(amax.exp + (width - 1) - lz),
-            normalised.eq((amax.sig << lz)[:width]),
-        ]
+        normalised, top = normalise(m, amax, shape, width, signed(shape.top_shape.width + 2))
         exponent = Signal.like(top)
         m.d.comb += exponent.eq(top - fmt.element_emax)
         if fmt.rule is ScaleRule.CEIL:

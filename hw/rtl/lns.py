@@ -10,19 +10,19 @@ from ..formats import LNSFormat
 from ..fpu.fixed import adder_tree
 from ..lns import LNSMul, LogToLinear
 from .pipeline import Pipeline
-from .units import _Unit
+from .common import Unit, operand_ports
 
 __all__ = ["LNSMulUnit", "LNSLinearUnit", "LNSMacUnit"]
 
 
-class LNSMulUnit(_Unit):
+class LNSMulUnit(Unit):
     """``product = a * b`` exact in ``fmt.product_format()`` (:class:`~hw.lns.LNSMul`). Cut: the output."""
 
     kind = "mul"
 
     def __init__(self, fmt: LNSFormat, stages: int = 0):
         self.out_format = fmt.product_format()
-        super().__init__(fmt, 1, stages, self._operands(fmt, 1), "product", self.out_format.width)
+        super().__init__(fmt, 1, stages, operand_ports(fmt, 1), "product", self.out_format.width)
 
     def elaborate(self, platform):
         m = Module()
@@ -34,7 +34,7 @@ class LNSMulUnit(_Unit):
         return m
 
 
-class LNSLinearUnit(_Unit):
+class LNSLinearUnit(Unit):
     """``linear``: a product code (``fmt.product_format()`` on ``a``) converted to the accumulator grid
     (:class:`~hw.lns.LogToLinear`; golden :meth:`LNSFormat.to_linear`). Cut: the output."""
 
@@ -53,7 +53,7 @@ class LNSLinearUnit(_Unit):
         return m
 
 
-class LNSMacUnit(_Unit):
+class LNSMacUnit(Unit):
     """``acc_out = acc_in + sum_i lin(a[i] * b[i])`` in the ``acc_bits`` fixed-point accumulator (wraps).
 
     ``lanes`` products per cycle (the paper's vector PE).  Each lane adds logs
@@ -72,6 +72,10 @@ class LNSMacUnit(_Unit):
         ports = {"a": In(data.ArrayLayout(fmt.width, lanes)), "b": In(data.ArrayLayout(fmt.width, lanes)),
                  "acc_in": In(self.acc.width)}
         super().__init__(fmt, lanes, stages, ports, "acc_out", self.acc.width)
+
+    def name_parts(self) -> list[str]:
+        lanes = [f"x{self.lanes}"] if self.lanes > 1 else []
+        return [self.fmt.name, *lanes, self.acc.name] + (["grouped"] if self.grouped else [])
 
     def elaborate(self, platform):
         m = Module()

@@ -6,19 +6,18 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 
-from ..formats import FloatFormat, Rounding
-from ..formats.block import FP32
+from ..formats import FP32, FloatFormat, Rounding
 from ..formats.tensorcore import FusedDotSpec
 from ..fpu.fixed import AlignedSum
 from ..fpu.raw import RawShape, Unpack, leading_zeros
 from ..fpu.rounder import Rounder
 from .pipeline import Pipeline
-from .units import _raw_products, _Unit
+from .common import Unit, raw_products
 
 __all__ = ["FusedDotUnit"]
 
 
-class FusedDotUnit(_Unit):
+class FusedDotUnit(Unit):
     """``acc_out = step(acc_in, a, b)``: one step of ``spec`` (golden: :func:`hw.formats.tensorcore.step`).
 
     ``lanes`` products of ``fmt`` (port ``a``) and ``fmt_b`` (port ``b``,
@@ -44,6 +43,10 @@ class FusedDotUnit(_Unit):
                   "acc_in": In(FP32.width)}
         super().__init__(fmt, lanes, stages, inputs, "acc_out", FP32.width)
 
+    def name_parts(self) -> list[str]:
+        pair = [self.fmt.name] if self.fmt_b == self.fmt else [self.fmt.name, self.fmt_b.name]
+        return [*pair, f"x{self.lanes}", self.spec.name]
+
     @staticmethod
     def check(spec: FusedDotSpec, fmt, fmt_b, lanes):
         """ValueError if these parameters make no tensor-core unit (checked before construction)."""
@@ -61,7 +64,7 @@ class FusedDotUnit(_Unit):
         pipe = Pipeline(m, self.stages, ["product", "sum"], self.valid_in)
         m.submodules.unpack_acc = unpack_acc = Unpack(FP32)
         m.d.comb += unpack_acc.bits.eq(self.acc_in)
-        products, product_shape = _raw_products(m, self.fmt, self.a, self.b, self.fmt_b)
+        products, product_shape = raw_products(m, self.fmt, self.a, self.b, self.fmt_b)
         *products, acc = pipe.cut("product", *products, unpack_acc.raw)
 
         # Common raw shape: a product keeps its top (exp + sig width); the accumulator,

@@ -10,7 +10,6 @@ port           dir  meaning
 ``valid_in``   in   the operands on this cycle are to be computed
 ``acc_out``    out  ``round(acc_in + sum a*b)`` in the accumulator format
 ``product``    out  product (multiplier): exact in ``fmt.product_format()``
-                    for floats and integers, rounded once for posits
 ``sum``        out  ``round(a + b)`` in the operand format (adder)
 ``result``     out  the quire ``acc_in`` rounded to its posit (read-out)
 ``valid_out``  out  ``valid_in`` delayed by ``latency`` cycles
@@ -23,87 +22,54 @@ result per cycle.
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, Value, signed
-from amaranth.lib import data, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib.wiring import In
 
 from ..formats import FloatFormat, Format, IntFormat, PositFormat, QuireFormat
 from ..fpu.add import FusedAdd
-from ..fpu.fixed import ProductSum, adder_tree, balanced_tree
+from ..fpu.fixed import ProductSum, adder_tree
 from ..fpu.mul import MulRaw
-from ..fpu.posit import PositDecode, PositRounder, QuireToRaw
+from ..fpu.posit import QuireToRaw
 from ..fpu.raw import RawShape, Unpack
-from ..fpu.rounder import Rounder
+from .common import Unit, any_of, decoder, int_products, operand_ports, raw_products, round_to
 from .pipeline import Pipeline
 
-__all__ = ["MulUnit", "AddUnit", "DotUnit", "ReadoutUnit", "UNIT_KINDS"]
-
-UNIT_KINDS = ("mul", "add", "mac", "dot", "readout", "quant", "linear", "tensorcore")
+__all__ = ["MulUnit", "AddUnit", "DotUnit", "ReadoutUnit"]
 
 
-class _Unit(wiring.Component):
-    kind: str
+class MulUnit(Unit):
+    """Exact multiplier: ``product = a * b`` in ``fmt.product_format()``, nothing rounded.
 
-    def __init__(self, fmt: Format, lanes: int, stages: int, inputs: dict, out_port: str, out_width: int):
-        if not isinstance(lanes, int) or lanes < 1:
-            raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
-        if not isinstance(stages, int) or stages < 0:
-            raise ValueError(f"stages must be a non-negative integer, not {stages!r}")
-        self.fmt, self.lanes, self.stages = fmt, lanes, stages
-        self.out_port, self.out_width = out_port, out_width
-        super().__init__({**inputs, "valid_in": In(1), out_port: Out(out_width), "valid_out": Out(1)})
-
-    @staticmethod
-    def _operands(fmt: Format, lanes: int) -> dict:
-        return {"a": In(data.ArrayLayout(fmt.width, lanes)), "b": In(data.ArrayLayout(fmt.width, lanes))}
-
-    @property
-    def latency(self) -> int:
-        return self.stages
-
-
-def _decoder(fmt):
-    """The component that turns a code of ``fmt`` into the raw form."""
-    return PositDecode(fmt) if isinstance(fmt, PositFormat) else Unpack(fmt)
-
-
-def _round(m, raw, shape: RawShape, fmt):
-    """Code of ``fmt`` for ``raw``, through the format family's rounder (a submodule ``round``)."""
-    m.submodules.round = rounder = PositRounder(shape, fmt) if isinstance(fmt, PositFormat) else Rounder(shape, fmt)
-    m.d.comb += rounder.raw.eq(raw)
-    return rounder.bits
-
-
-class MulUnit(_Unit):
-    """Multiplier: ``product = a * b``.
-
-    Floats: unpack, multiply significands, add exponents, pack through the
-    shared rounder into ``fmt.product_format()`` (exact: that format holds every
-    product as a normal number).  Posits: decode, multiply, round once into the
-    posit format.  Integers: a product of twice the width.  Cut points: after
-    the raw product, then the output.
+    Floats and posits: decode, multiply significands, add exponents, pack
+    through the shared rounder into ``fmt.product_format()`` (exact: that
+    format holds every product as a normal number).  Integers: a product of
+    twice the width.  Cut points: after the raw product, then the output.
     """
 
     kind = "mul"
 
     def __init__(self, fmt: Format, stages: int = 0):
-        self.out_format = fmt.product_format()
-        super().__init__(fmt, 1, stages, self._operands(fmt, 1), "product", self.out_format.width)
+        self.out_format = self.result_format(fmt)
+        super().__init__(fmt, 1, stages, operand_ports(fmt, 1), "product", self.out_format.width)
 
     def elaborate(self, platform):
         m = Module()
         pipe = Pipeline(m, self.stages, ["product"], self.valid_in)
         if isinstance(self.fmt, IntFormat):
-            bits = _int_products(m, self.fmt, self.a, self.b)[0]
+            bits = int_products(m, self.fmt, self.a, self.b)[0]
         else:
-            (raw,), shape = _raw_products(m, self.fmt, self.a, self.b)
-            bits = _round(m, pipe.cut("product", raw), shape, self.out_format)
+            (raw,), shape = raw_products(m, self.fmt, self.a, self.b)
+            bits = round_to(m, pipe.cut("product", raw), shape, self.out_format)
         out, valid = pipe.output(bits)
         m.d.comb += [self.product.eq(out), self.valid_out.eq(valid)]
         return m
 
+    def result_format(self, fmt: Format) -> Format:
+        """The format ``product`` is in: the exact product format."""
+        return fmt.product_format()
 
-class AddUnit(_Unit):
+
+class AddUnit(Unit):
     """Adder: ``sum = round(a + b)`` in the operand format, one rounding (RNE).
 
     Floats and posits: decode both, :class:`~hw.fpu.add.FusedAdd`, the format's
@@ -113,7 +79,7 @@ class AddUnit(_Unit):
     kind = "add"
 
     def __init__(self, fmt: Format, stages: int = 0):
-        super().__init__(fmt, 1, stages, self._operands(fmt, 1), "sum", fmt.width)
+        super().__init__(fmt, 1, stages, operand_ports(fmt, 1), "sum", fmt.width)
 
     def elaborate(self, platform):
         m = Module()
@@ -123,16 +89,16 @@ class AddUnit(_Unit):
             m.d.comb += total.eq(self.a[0] + self.b[0])
             out, valid = pipe.output(pipe.cut("sum", total))
         else:
-            m.submodules.decode_a = da = _decoder(self.fmt)
-            m.submodules.decode_b = db = _decoder(self.fmt)
+            m.submodules.decode_a = da = decoder(self.fmt)
+            m.submodules.decode_b = db = decoder(self.fmt)
             m.submodules.add = add = FusedAdd(da.raw_shape, db.raw_shape, self.fmt.precision)
             m.d.comb += [da.bits.eq(self.a[0]), db.bits.eq(self.b[0]), add.x.eq(da.raw), add.y.eq(db.raw)]
-            out, valid = pipe.output(_round(m, pipe.cut("sum", add.sum), add.out_shape, self.fmt))
+            out, valid = pipe.output(round_to(m, pipe.cut("sum", add.sum), add.out_shape, self.fmt))
         m.d.comb += [self.sum.eq(out), self.valid_out.eq(valid)]
         return m
 
 
-class DotUnit(_Unit):
+class DotUnit(Unit):
     """``acc_out = round(acc_in + sum_i a[i] * b[i])``, one rounding (RNE), ``lanes`` products.
 
     Floats, one lane (the MAC): exact raw product, fused add with the unpacked
@@ -151,8 +117,12 @@ class DotUnit(_Unit):
         self.check(fmt, acc, lanes)
         self.acc = acc
         self.kind = "mac" if lanes == 1 else "dot"
-        inputs = {**self._operands(fmt, lanes), "acc_in": In(acc.width)}
+        inputs = {**operand_ports(fmt, lanes), "acc_in": In(acc.width)}
         super().__init__(fmt, lanes, stages, inputs, "acc_out", acc.width)
+
+    def name_parts(self) -> list[str]:
+        return [self.fmt.name] + ([f"x{self.lanes}"] if self.lanes > 1 else []) + [
+            "quire" if isinstance(self.acc, QuireFormat) else self.acc.name]
 
     @staticmethod
     def check(fmt: Format, acc: Format, lanes: int):
@@ -169,7 +139,7 @@ class DotUnit(_Unit):
         m = Module()
         pipe = Pipeline(m, self.stages, ["product", "sum"], self.valid_in)
         if isinstance(self.fmt, IntFormat):
-            products = _int_products(m, self.fmt, self.a, self.b)
+            products = int_products(m, self.fmt, self.a, self.b)
             *products, acc = pipe.cut("product", *products, self.acc_in)
             total = Signal(self.acc.bits)
             m.d.comb += total.eq(adder_tree([acc.as_signed() if self.acc.signed else acc, *products]))
@@ -179,7 +149,7 @@ class DotUnit(_Unit):
         else:
             m.submodules.unpack_acc = unpack_acc = Unpack(self.acc)
             m.d.comb += unpack_acc.bits.eq(self.acc_in)
-            products, term_shape = _raw_products(m, self.fmt, self.a, self.b)
+            products, term_shape = raw_products(m, self.fmt, self.a, self.b)
             *products, acc = pipe.cut("product", *products, unpack_acc.raw)
             if self.lanes == 1:
                 term = products[0]
@@ -190,13 +160,13 @@ class DotUnit(_Unit):
                 term, term_shape = psum.sum, psum.out_shape
             m.submodules.add = add = FusedAdd(unpack_acc.raw_shape, term_shape, self.acc.precision)
             m.d.comb += [add.x.eq(acc), add.y.eq(term)]
-            out, valid = pipe.output(_round(m, pipe.cut("sum", add.sum), add.out_shape, self.acc))
+            out, valid = pipe.output(round_to(m, pipe.cut("sum", add.sum), add.out_shape, self.acc))
         m.d.comb += [self.acc_out.eq(out), self.valid_out.eq(valid)]
         return m
 
     def _quire(self, m, pipe):
         quire = self.acc
-        products, shape = _raw_products(m, self.fmt, self.a, self.b)
+        products, shape = raw_products(m, self.fmt, self.a, self.b)
         *products, acc = pipe.cut("product", *products, self.acc_in)
         # Place each product on the quire grid: shift up from the raw shape's lowest
         # exponent, then drop the constant number of bits below the quire's LSB
@@ -211,13 +181,13 @@ class DotUnit(_Unit):
             m.d.comb += term.eq(Mux(p.sign, -placed[drop:], placed[drop:]))
             terms.append(term)
             nar_terms.append(p.nan)
-        m.d.comb += nar.eq(_any(nar_terms))
+        m.d.comb += nar.eq(any_of(nar_terms))
         total = Signal(quire.bits)
         m.d.comb += total.eq(Mux(nar, quire.nar_code, adder_tree([acc, *terms])))
         return pipe.output(pipe.cut("sum", total))
 
 
-class ReadoutUnit(_Unit):
+class ReadoutUnit(Unit):
     """Quire read-out: ``result`` = the quire ``acc_in`` rounded (RNE, once) to its posit.
 
     Cut points: after the raw magnitude, then the output.
@@ -236,34 +206,6 @@ class ReadoutUnit(_Unit):
         pipe = Pipeline(m, self.stages, ["raw"], self.valid_in)
         m.submodules.quire = quire = QuireToRaw(self.acc)
         m.d.comb += quire.bits.eq(self.acc_in)
-        out, valid = pipe.output(_round(m, pipe.cut("raw", quire.raw), quire.raw_shape, self.fmt))
+        out, valid = pipe.output(round_to(m, pipe.cut("raw", quire.raw), quire.raw_shape, self.fmt))
         m.d.comb += [self.result.eq(out), self.valid_out.eq(valid)]
         return m
-
-
-def _any(values):
-    return balanced_tree(values, lambda x, y: x | y)
-
-
-def _raw_products(m, fmt, a, b, fmt_b=None):
-    """Decode every lane of ``a`` (``fmt``) and ``b`` (``fmt_b``, default ``fmt``), multiply exactly;
-    (raw products, their RawShape)."""
-    products = []
-    for i in range(len(a)):
-        m.submodules[f"unpack_a{i}"] = ua = _decoder(fmt)
-        m.submodules[f"unpack_b{i}"] = ub = _decoder(fmt if fmt_b is None else fmt_b)
-        m.submodules[f"mul{i}"] = mul = MulRaw(ua.raw_shape, ub.raw_shape)
-        m.d.comb += [ua.bits.eq(a[i]), ub.bits.eq(b[i]), mul.a.eq(ua.raw), mul.b.eq(ub.raw)]
-        products.append(mul.product)
-    return products, mul.out_shape
-
-
-def _int_products(m, fmt: IntFormat, a, b):
-    """Exact products of every lane of integer operands (signed when ``fmt.signed``)."""
-    products = []
-    for i in range(len(a)):
-        p = Signal(signed(2 * fmt.bits) if fmt.signed else 2 * fmt.bits, name=f"product{i}")
-        x, y = Value.cast(a[i]), Value.cast(b[i])
-        m.d.comb += p.eq(x.as_signed() * y.as_signed() if fmt.signed else x * y)
-        products.append(p)
-    return products

@@ -1,4 +1,4 @@
-"""Test vectors: every operand pair where that is cheap, directed corners, seeded random.
+"""Stimulus for simulation: every operand pair where that is cheap, directed corners, seeded random.
 
 Everything works on integer codes.  Accumulator values for a MAC come in three
 kinds, for every operand pair: a directed list (signed zeros, subnormals,
@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.formats import BlockFormat, Exact, FloatFormat, Format, IntFormat, ScaleFormat, get
-from hw.formats.block import quantize
-from hw.formats.exact import bit_length, multiply
-from hw.formats.tensorcore import step
+from ..formats import (FP32, BlockFormat, Exact, FloatFormat, Format, IntFormat, LNSFormat, PositFormat, ScaleFormat,
+                       golden)
+from ..formats.block import quantize
+from ..formats.exact import bit_length, multiply
+from ..formats.tensorcore import step
 
-__all__ = ["all_pairs", "corner_codes", "random_codes", "mac_vectors", "dot_vectors", "block_dot_vectors",
-           "quant_vectors", "tensorcore_vectors"]
+__all__ = ["all_pairs", "operand_pairs", "corner_codes", "random_codes", "mac_vectors", "dot_vectors",
+           "block_dot_vectors", "quant_vectors", "tensorcore_vectors", "lns_mac_vectors", "quire_values",
+           "quire_mac_vectors", "posit_dot_vectors"]
 
 
 def all_pairs(fmt: Format) -> tuple[np.ndarray, np.ndarray]:
@@ -29,8 +31,27 @@ def all_pairs(fmt: Format) -> tuple[np.ndarray, np.ndarray]:
     return a.ravel(), b.ravel()
 
 
+def operand_pairs(fmt: Format, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of codes for formats of up to 8 bits; otherwise every pair of corner codes plus ``n`` random pairs."""
+    if fmt.width <= 8:
+        return all_pairs(fmt)
+    corners = corner_codes(fmt)
+    ca, cb = np.meshgrid(corners, corners, indexing="ij")
+    return (np.concatenate([ca.ravel(), random_codes(fmt, n, rng)]),
+            np.concatenate([cb.ravel(), random_codes(fmt, n, rng)]))
+
+
 def corner_codes(fmt: Format) -> np.ndarray:
-    """Directed codes of ``fmt``, both signs: zeros, subnormal and normal limits, one, max, Inf, NaN."""
+    """Directed codes of ``fmt``, both signs: zeros, subnormal and normal limits, one, max, Inf, NaN
+    (posits: zero, NaR, +-minpos, +-maxpos, +-1, +-2; LNS: zero, NaN, the extreme logs, 1)."""
+    if isinstance(fmt, PositFormat):
+        n = fmt.n
+        return np.array(sorted({0, fmt.nar_code, 1, (1 << n) - 1, (1 << (n - 1)) - 1, (1 << (n - 1)) + 1,
+                                1 << (n - 2), 3 << (n - 2), (1 << (n - 2)) + (1 << (n - 3))}), dtype=np.uint64)
+    if isinstance(fmt, LNSFormat):
+        mask, sign = (1 << fmt.log_bits) - 1, 1 << fmt.log_bits
+        logs = [fmt.max_log & mask, fmt.min_log & mask, 0]
+        return np.array(sorted({fmt.zero_code, fmt.nan_code, *logs, *(sign | v for v in logs)}), dtype=np.uint64)
     if isinstance(fmt, IntFormat):
         values = [0, 1, -1, 2, -2, fmt.min_value, fmt.max_value, fmt.min_value + 1, fmt.max_value - 1]
         return np.unique(np.array(values, dtype=np.int64) & ((1 << fmt.bits) - 1)).astype(np.uint64)
@@ -197,7 +218,7 @@ def quant_vectors(fmt: BlockFormat, n: int, rng: np.random.Generator):
     midpoints times a power of two (ties), values just past the element
     maximum (saturation).  Tensor scales lie near each block's own.
     """
-    fp32 = get("fp32")
+    fp32 = FP32
     bs = fmt.block_size
     q = n // 3
     x = rng.standard_normal((q, bs)) * np.ldexp(1.0, rng.integers(-148, 126, (q, 1)))
@@ -242,7 +263,7 @@ def tensorcore_vectors(spec, fmt_a: FloatFormat, fmt_b: FloatFormat, lanes: int,
     leading bit near the largest product's, so the window cuts it at every
     distance; the rest mix directed corner codes into Gaussian operands.
     """
-    fp32 = get("fp32")
+    fp32 = FP32
     q = n // 4
     a = np.stack([random_codes(fmt_a, lanes, rng) for _ in range(n)])
     b = np.stack([random_codes(fmt_b, lanes, rng) for _ in range(n)])
@@ -278,3 +299,64 @@ def tensorcore_vectors(spec, fmt_a: FloatFormat, fmt_b: FloatFormat, lanes: int,
     a[rest] = np.where(pick, corner_a[rng.integers(0, len(corner_a), pick.shape)], a[rest])
     b[rest] = np.where(pick[:, ::-1], corner_b[rng.integers(0, len(corner_b), pick.shape)], b[rest])
     return a.astype(np.uint64), b.astype(np.uint64), acc
+
+
+def lns_mac_vectors(fmt: LNSFormat, lanes: int, n: int, rng: np.random.Generator):
+    """``(a, b, acc)`` for an LNS MAC: random codes; a quarter cancel (lane pairs with b's sign flipped); a
+    quarter carry zeros, NaNs and the extreme logs; accumulators random or near the wrap-around."""
+    a = rng.integers(0, 1 << fmt.width, (n, lanes), dtype=np.uint64)
+    b = rng.integers(0, 1 << fmt.width, (n, lanes), dtype=np.uint64)
+    q = n // 4
+    sign = np.uint64(1 << fmt.log_bits)
+    a[q:2 * q, 1::2], b[q:2 * q, 1::2] = a[q:2 * q, 0:lanes - lanes % 2:2], b[q:2 * q, 0:lanes - lanes % 2:2] ^ sign
+    mask = (1 << fmt.log_bits) - 1
+    corners = np.array([fmt.zero_code, fmt.nan_code, fmt.max_log, fmt.min_log & mask, (1 << fmt.log_bits) | fmt.max_log,
+                        (1 << fmt.log_bits) | (fmt.min_log & mask), 0, 1 << fmt.log_bits], dtype=np.uint64)
+    rows = slice(2 * q, 3 * q)
+    a[rows] = np.where(rng.random((q, lanes)) < 0.5, corners[rng.integers(0, len(corners), (q, lanes))], a[rows])
+    b[rows] = np.where(rng.random((q, lanes)) < 0.5, corners[rng.integers(0, len(corners), (q, lanes))], b[rows])
+    acc_bits = fmt.acc_bits
+    acc = np.array([int(v) for v in rng.integers(0, 1 << 62, n)], dtype=object) << max(acc_bits - 62, 0)
+    acc = acc & ((1 << acc_bits) - 1)
+    acc[3 * q:] = (1 << (acc_bits - 1)) - 1 - rng.integers(0, 1 << 40, n - 3 * q).astype(object)
+    return a, b, acc
+
+
+def quire_values(fmt: PositFormat, rng: np.random.Generator, count: int) -> np.ndarray:
+    """Directed and random quire codes: every posit value exactly (posits of up to 8 bits; else 2,000 random
+    ones), each +-1 LSB, midpoints of neighbours, NaR, zero, and ``count`` random quires of every size."""
+    quire = fmt.quire()
+    codes = np.arange(1 << fmt.n) if fmt.n <= 8 else random_codes(fmt, 2000, rng)
+    exact = [int(v) for v in golden.convert(fmt, quire, codes)]
+    mask = (1 << quire.bits) - 1
+    values = exact + [(v + 1) & mask for v in exact] + [(v - 1) & mask for v in exact]
+    ordered = sorted(set(int(q) for q in golden.convert(fmt, quire, codes[codes != fmt.nar_code])),
+                     key=lambda q: q - (1 << quire.bits) if q >> (quire.bits - 1) else q)
+    signed = [q - (1 << quire.bits) if q >> (quire.bits - 1) else q for q in ordered]
+    values += [((x + y) // 2) & mask for x, y in zip(signed, signed[1:])]
+    values += [quire.nar_code, 0, 1, mask]
+    values += [int.from_bytes(rng.bytes((quire.bits + 7) // 8), "little") & mask for _ in range(count)]
+    # random quires of moderate size exercise every regime of the read-out
+    values += [(int(rng.integers(1, 2**16)) << int(rng.integers(0, quire.bits - 17))) & mask for _ in range(count)]
+    return np.array(values, dtype=object)
+
+
+def quire_mac_vectors(fmt: PositFormat, a, b, rng: np.random.Generator):
+    """Each pair with a directed quire (rotating), the negated product, and a random quire."""
+    quire = fmt.quire()
+    directed = [0, quire.nar_code, 1, (1 << quire.bits) - 1, 1 << (quire.bits - 2), (1 << (quire.bits - 1)) - 1]
+    product = multiply(fmt.unpack(a), fmt.unpack(b))
+    negated = quire.pack(Exact(~product.neg, product.mag, product.exp, product.nan, product.inf))
+    rot = np.array(directed, dtype=object)[np.arange(len(a)) % len(directed)]
+    near = [int(v) for v in golden.convert(fmt, quire, random_codes(fmt, len(a), rng))]
+    accs = np.stack([rot, negated.astype(object), np.array(near, dtype=object)], axis=1)
+    return np.repeat(a, 3), np.repeat(b, 3), accs.ravel()
+
+
+def posit_dot_vectors(fmt: PositFormat, lanes: int, n: int, rng: np.random.Generator):
+    """``(a, b, quire)``: random operand codes and quires holding a random posit value."""
+    a = random_codes(fmt, n * lanes, rng).reshape(n, lanes)
+    b = random_codes(fmt, n * lanes, rng).reshape(n, lanes)
+    acc = np.array([int(v) for v in golden.convert(fmt, fmt.quire(), random_codes(fmt, n, rng))], dtype=object)
+    return a, b, acc
+

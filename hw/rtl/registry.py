@@ -1,0 +1,188 @@
+"""The unit-kind registry: one record per kind, and the one place that builds units by name.
+
+A :class:`UnitKind` says everything the package needs about a kind of unit:
+which format families it takes, how to build it, its golden reference, its
+ports, the stimulus that verifies it and the workload that costs it.
+``hw.gen``, the simulation regressions, the cross-check, the cost model and
+the sweep all dispatch through :func:`get_kind`; no other list of kind names
+exists.  Adding a kind is one module that defines its unit and calls
+:func:`register` (see :mod:`hw.rtl.round_mul`), plus one import in
+``hw/rtl/__init__.py``.
+
+Conventions every record keeps: inputs and outputs are dicts by port name;
+a port of several lanes holds an array of shape ``(n, lanes)``, any other
+port shape ``(n,)``; codes wider than 64 bits are Python ints in object
+arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from amaranth import Shape
+from amaranth.back import verilog
+from amaranth.lib import data, wiring
+
+from ..formats import Format, family
+
+__all__ = ["UnitKind", "Port", "register", "kinds", "get_kind", "kind_names", "kinds_for", "default_kind",
+           "build_unit", "reference", "ports", "to_verilog", "default_name", "OPTIONS"]
+
+#: Build options a kind may take (beyond ``stages``, which every kind takes), with their meaning.
+OPTIONS = {
+    "lanes": "products per cycle",
+    "acc": "accumulator format",
+    "align_bits": "width of an aligned, truncating adder tree",
+    "grouped": "LNS: convert once per log remainder",
+    "fmt_b": "format of operand b",
+    "spec": "tensor-core numerics (a FusedDotSpec name)",
+    "out_fmt": "format the result is rounded into",
+}
+
+
+@dataclass(frozen=True)
+class UnitKind:
+    """One kind of unit.
+
+    ``build(fmt, stages=..., **options)`` returns the unit (ValueError naming
+    what is wrong); ``reference(unit, inputs)`` the golden outputs by port;
+    ``stimulus(unit, rng, n)`` directed and about ``n`` random inputs that
+    verify it; ``workload(unit, vectors, rng)`` a realistic
+    :class:`~hw.rtl.workload.Workload` for the cost model.  ``ports`` documents
+    each port; ``samples`` are ``(format, options)`` pairs that show the kind
+    (documentation, lint and the generic regression build them);
+    ``default_for`` the families whose default unit this is;
+    ``gpu_reference(unit, inputs, device)`` (optional) computes the outputs with
+    :mod:`gpu_ref`'s PyTorch emulation.
+    """
+
+    name: str
+    summary: str
+    families: tuple[str, ...]
+    build: Callable
+    reference: Callable
+    stimulus: Callable
+    workload: Callable
+    ports: tuple[tuple[str, str], ...]
+    options: tuple[str, ...] = ()
+    samples: tuple[tuple[str, dict], ...] = ()
+    default_for: tuple[str, ...] = ()
+    gpu_reference: Callable | None = None
+
+    def __post_init__(self):
+        unknown = set(self.options) - set(OPTIONS)
+        if unknown:
+            raise ValueError(f"kind {self.name!r}: unknown options {sorted(unknown)}; valid: {', '.join(OPTIONS)}")
+
+
+_KINDS: dict[str, UnitKind] = {}
+
+
+def register(kind: UnitKind) -> UnitKind:
+    """Add a kind to the registry (once)."""
+    if kind.name in _KINDS:
+        raise ValueError(f"unit kind {kind.name!r} is already registered")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def kinds() -> list[UnitKind]:
+    return list(_KINDS.values())
+
+
+def kind_names() -> list[str]:
+    return list(_KINDS)
+
+
+def get_kind(name: str) -> UnitKind:
+    """The kind called ``name``; ValueError naming the valid ones otherwise."""
+    if name not in _KINDS:
+        raise ValueError(f"unknown unit {name!r}; valid: {', '.join(_KINDS)}")
+    return _KINDS[name]
+
+
+def kinds_for(fmt: Format) -> list[str]:
+    """Names of the kinds that take operands of ``fmt``'s family."""
+    return [k.name for k in _KINDS.values() if family(fmt) in k.families]
+
+
+def default_kind(fmt: Format) -> str:
+    """The unit a format is usually built as: "dot" for block formats, "mac" otherwise."""
+    for k in _KINDS.values():
+        if family(fmt) in k.default_for:
+            return k.name
+    raise ValueError(f"no default unit for {fmt.name}")
+
+
+def build_unit(kind: str, fmt: Format, *, stages: int = 0, **options):
+    """The ``kind`` unit for operand format ``fmt`` with ``stages`` pipeline registers.
+
+    ``options`` (``None``/``False`` meaning "not given") must be ones the kind
+    takes (:data:`OPTIONS`); every error is a ValueError of one line naming the
+    valid choices.
+    """
+    record = get_kind(kind)
+    if family(fmt) not in record.families:
+        raise ValueError(f"{fmt.name} ({family(fmt)} format) has no {kind} unit; its units: "
+                         f"{', '.join(kinds_for(fmt))}")
+    if not isinstance(stages, int) or isinstance(stages, bool) or stages < 0:
+        raise ValueError(f"stages must be a non-negative integer, not {stages!r}")
+    given = {name: value for name, value in options.items() if value is not None and value is not False}
+    for name in given:
+        if name not in OPTIONS:
+            raise ValueError(f"unknown option {name!r}; valid: {', '.join(OPTIONS)}")
+        if name not in record.options:
+            takes = [k.name for k in _KINDS.values() if name in k.options]
+            raise ValueError(f"{name} ({OPTIONS[name]}) applies to {', '.join(takes)} units, not {kind}"
+                             + (f"; a {kind} unit takes {', '.join(record.options)}" if record.options else ""))
+    return record.build(fmt, stages=stages, **given)
+
+
+def reference(unit, inputs: dict) -> dict:
+    """Golden outputs of ``unit`` for ``inputs`` (by port), through its kind's record."""
+    return get_kind(unit.kind).reference(unit, inputs)
+
+
+@dataclass(frozen=True)
+class Port:
+    """One port of a unit: name, direction ("in"/"out"), bits per lane, lanes."""
+
+    name: str
+    direction: str
+    width: int
+    lanes: int
+
+    @property
+    def bits(self) -> int:
+        return self.width * self.lanes
+
+
+def ports(unit) -> list[Port]:
+    """The unit's ports in signature order (clock and reset, present when ``stages > 0``, not included)."""
+    out = []
+    for name, member in unit.signature.members.items():
+        shape = member.shape
+        if isinstance(shape, data.ArrayLayout):
+            width, lanes = Shape.cast(shape.elem_shape).width, shape.length
+        else:
+            width, lanes = Shape.cast(shape).width, 1
+        out.append(Port(name, "in" if member.flow is wiring.In else "out", width, lanes))
+    return out
+
+
+def default_name(unit) -> str:
+    """Module name that encodes the unit's parameters, e.g. ``mac_e4m3_fp32_s2``, ``mac_posit8_quire_s0``."""
+    return unit.default_name
+
+
+def to_verilog(unit, name: str | None = None) -> str:
+    """Verilog of ``unit`` as module ``name`` (default: :func:`default_name`)."""
+    return verilog.convert(unit, name=name or default_name(unit), emit_src=False)
+
+
+def lanes_of(inputs: dict, port: str) -> np.ndarray:
+    """An input array as (n, lanes)."""
+    value = np.asarray(inputs[port])
+    return value.reshape(len(value), -1)

@@ -1,1 +1,0 @@
-"""cocotb regressions of the generated Verilog against the golden model."""
