@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from hw import formats as F  # noqa: E402
 from hw.rtl import build_unit, to_verilog  # noqa: E402
-from sim.run import run_groups  # noqa: E402
-from sim.tools import available_simulators  # noqa: E402
+from hw.sim import Job, available_simulators, compare, simulate_many  # noqa: E402
+from hw.rtl import reference  # noqa: E402
 from test_sim_units import small_format_groups  # noqa: E402
 
 
@@ -44,16 +44,13 @@ def generation_times():
 
 
 def regression_rate(name: str, sim: str, subset: int | None):
-    groups = small_format_groups(name, np.random.default_rng(2026))
+    jobs = small_format_groups(name, np.random.default_rng(2026))
     if subset is not None:
-        for g in groups:
-            keep = slice(0, min(subset, len(g.expected)))
-            g.a, g.b, g.expected = g.a[keep], g.b[keep], g.expected[keep]
-            g.acc = None if g.acc is None else g.acc[keep]
-    summary = run_groups(groups, sim=sim, name=f"bench-{name}")
-    vectors = sum(r["vectors"] for r in summary)
-    bad = sum(r["mismatches"] for r in summary)
-    sim_s, build_s = summary[0]["sim_seconds"], summary[0]["build_seconds"]
+        jobs = [Job(j.unit, {port: np.asarray(v)[:subset] for port, v in j.inputs.items()}, j.copies) for j in jobs]
+    results = simulate_many(jobs, sim=sim, name=f"bench-{name}")
+    vectors = sum(j.vectors for j in jobs)
+    bad = sum(m.count for j, r in zip(jobs, results) for m in compare(j, r.outputs, reference(j.unit, j.inputs)))
+    sim_s, build_s = results[0].sim_seconds, results[0].build_seconds
     print(f"{sim:<10} {name:<8} {vectors:>10} vectors  {vectors / sim_s:>10.0f} vectors/s  "
           f"(run {sim_s:.1f} s, build {build_s:.1f} s, mismatches {bad})")
 

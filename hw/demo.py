@@ -18,7 +18,8 @@ from amaranth.lib import wiring
 
 from . import formats
 from .files import write_atomic
-from .rtl import build_unit, default_name, default_unit, to_verilog
+from .rtl import build_unit, default_kind, default_name, to_verilog
+from .sim import use_verilator
 
 WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
 
@@ -32,7 +33,6 @@ def _ports(unit) -> str:
 
 
 def _lint(path: Path) -> str:
-    from sim.tools import use_verilator
     if not use_verilator():
         return "no verilator"
     r = subprocess.run(["verilator", "--lint-only", "-Wall", str(WAIVERS), str(path)], capture_output=True, text=True)
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     failures = 0
     for fmt in formats.registered():
         start = time.perf_counter()
-        unit = build_unit(default_unit(fmt), fmt, stages=args.stages)
+        unit = build_unit(default_kind(fmt), fmt, stages=args.stages)
         name = default_name(unit)
         text = to_verilog(unit, name)
         elapsed = (time.perf_counter() - start) * 1e3

@@ -14,7 +14,7 @@ import sys
 
 from . import formats
 from .files import write_atomic
-from .rtl import UNIT_KINDS, build_unit, default_name, default_unit, to_verilog
+from .rtl import build_unit, default_kind, default_name, get_kind, kind_names, kinds_for, to_verilog
 
 __all__ = ["main", "format_table"]
 
@@ -31,13 +31,15 @@ class _BadInput(Exception):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m hw.gen", description="Generate the Verilog of an arithmetic unit for a number format.")
     p.add_argument("--fmt", help="operand format, e.g. e4m3, e5m2, bf16, int8 or a generic eXmY (see --list)")
-    p.add_argument("--unit", help=f"unit kind: {', '.join(UNIT_KINDS)} (default: mac; dot for block formats)")
+    p.add_argument("--unit", help=f"unit kind: {', '.join(kind_names())} (default: mac; dot for block formats; "
+                                  "--list shows which each format has)")
     p.add_argument("--lanes", type=int, help="products per dot unit (dot only; default 4; a block format's block size)")
     p.add_argument("--align-bits", type=int, help="block dot units: align the products to the largest and "
                                                   "truncate them to this many bits before the sum (default: exact)")
     p.add_argument("--fmt-b", help="tensorcore units: format of operand b (default: --fmt), e.g. e5m2")
-    p.add_argument("--spec", default="h100_fp8", help="tensorcore units: the matrix unit's numerics "
-                                                      "(h100_fp8, h100_fp8_promoted; default h100_fp8)")
+    p.add_argument("--spec", help="tensorcore units: the matrix unit's numerics "
+                                  "(h100_fp8, h100_fp8_promoted; default h100_fp8)")
+    p.add_argument("--out-fmt", help="round_mul units: the format the product is rounded into (default: --fmt)")
     p.add_argument("--acc", help="accumulator format (mac/dot; fp32, fp16 or bf16 for floats, int32 for ints, "
                                  "quire_<posit> for posits)")
     p.add_argument("--grouped", action="store_true", help="LNS mac units: sum the products by log remainder, "
@@ -50,10 +52,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def format_table() -> str:
-    """One line per registered format: name, width, parameters, accumulators."""
-    rows = [f"{'name':<10} {'bits':>4}  {'parameters':<62} accumulators"]
+    """One line per registered format: name, width, parameters, accumulators, unit kinds; then the kinds."""
+    rows = [f"{'name':<10} {'bits':>4}  {'parameters':<62} {'accumulators':<24} units"]
     for fmt in formats.registered():
-        rows.append(f"{fmt.name:<10} {fmt.width:>4}  {fmt.describe():<62} {', '.join(formats.accumulators(fmt))}")
+        rows.append(f"{fmt.name:<10} {fmt.width:>4}  {fmt.describe():<62} {', '.join(formats.accumulators(fmt)):<24} "
+                    f"{', '.join(kinds_for(fmt))}")
+    rows.append("\nunit kinds:")
+    for name in kind_names():
+        kind = get_kind(name)
+        rows.append(f"  {name:<11} {kind.summary}" + (f" [options: {', '.join(kind.options)}]" if kind.options else ""))
     return "\n".join(rows)
 
 
@@ -65,32 +72,29 @@ def _unit_from_args(args):
     except ValueError as e:
         raise _BadInput(str(e)) from None
     if args.unit is None:
-        args.unit = default_unit(fmt)
-    if args.unit not in UNIT_KINDS:
-        raise _BadInput(f"unknown unit {args.unit!r}; valid: {', '.join(UNIT_KINDS)}")
+        args.unit = default_kind(fmt)
+    if args.unit not in kind_names():
+        raise _BadInput(f"unknown unit {args.unit!r}; valid: {', '.join(kind_names())}")
     if args.lanes is not None and args.lanes < 1:
         raise _BadInput(f"--lanes must be a positive integer, not {args.lanes}")
     if args.stages < 0:
         raise _BadInput(f"--stages must be a non-negative integer, not {args.stages}")
-    fmt_b = None
-    if args.fmt_b is not None:
-        try:
-            fmt_b = formats.get(args.fmt_b)
-        except ValueError as e:
-            raise _BadInput(f"--fmt-b: {e}") from None
-    acc = None
-    if args.acc is not None:
-        valid = formats.accumulators(fmt)
-        if args.unit not in ("mac", "dot"):
-            raise _BadInput(f"--acc applies to mac and dot units; a {args.unit} unit has no accumulator")
-        if args.acc not in valid:
-            raise _BadInput(f"unknown accumulator {args.acc!r} for {fmt.name}; valid: {', '.join(valid)}")
-        acc = formats.get(args.acc)
+    valid = formats.accumulators(fmt)
+    if args.acc is not None and "acc" in get_kind(args.unit).options and args.acc not in valid:
+        raise _BadInput(f"unknown accumulator {args.acc!r} for {fmt.name}; valid: {', '.join(valid)}")
+    named = {}
+    for option in ("fmt_b", "acc", "out_fmt"):
+        value = getattr(args, option)
+        if value is not None:
+            try:
+                named[option] = formats.get(value)
+            except ValueError as e:
+                raise _BadInput(f"--{option.replace('_', '-')}: {e}") from None
     if args.top is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", args.top):
         raise _BadInput(f"--top {args.top!r} is not a Verilog identifier (letters, digits, _ and $; not a digit first)")
     try:
-        return build_unit(args.unit, fmt, lanes=args.lanes, acc=acc, stages=args.stages, align_bits=args.align_bits,
-                          grouped=args.grouped, fmt_b=fmt_b, spec=args.spec)
+        return build_unit(args.unit, fmt, lanes=args.lanes, stages=args.stages, align_bits=args.align_bits,
+                          grouped=args.grouped, spec=args.spec, **named)
     except ValueError as e:
         raise _BadInput(str(e)) from None
 

@@ -30,20 +30,15 @@ import statistics
 import sys
 from pathlib import Path
 
+from gpu_ref import precisions
+
 from .files import save_figure, write_atomic
 from .models.report import table_csv
 
-__all__ = ["main", "load_quality", "load_throughput", "rank", "mean_curves", "cost_format"]
+__all__ = ["main", "load_quality", "load_throughput", "rank", "mean_curves"]
 
 ROOT = Path(__file__).resolve().parent.parent
 _KIND_ORDER = {"tensorcore": 0, "dot": 1, "mac": 2}
-
-
-def cost_format(precision: str) -> str:
-    """The number format whose hardware a training precision needs (fp8 recipes: E4M3; nvfp4_rht: nvfp4)."""
-    if precision.startswith("fp8"):
-        return "e4m3"
-    return precision.removesuffix("_rht")
 
 
 def _latest(folder: Path, pattern: str) -> Path | None:
@@ -117,7 +112,7 @@ def rank(quality: dict, throughput: dict, costs: dict[str, dict]) -> list[dict]:
     for precision, runs in quality.items():
         gap, gap_std = _gap(runs, base, "heldout")
         train_gap, train_gap_std = _gap(runs, base, "train")
-        cost = costs.get(cost_format(precision))
+        cost = costs.get(precisions.get(precision).fmt)
         row = {"precision": precision, "seeds": len(runs),
                "train_loss": round(statistics.fmean(r["train"] for r in runs.values()), 4),
                "train_gap": train_gap, "train_gap_std": train_gap_std,
@@ -178,7 +173,7 @@ def _plot(rows: list[dict], path: Path, source: str):
             continue
         x, y = r["pj_per_mac"], r["gap_to_bf16"]
         ax.errorbar(x, y, yerr=r["gap_std"] or 0, fmt="o", capsize=3,
-                    color="#C44E52" if r["precision"] in ("bf16", "fp8_tensorwise", "fp8_rowwise") else "#4C72B0")
+                    color="#C44E52" if precisions.get(r["precision"]).native else "#4C72B0")
         ax.annotate(r["precision"], (x, y), fontsize=8, xytext=(4, 3), textcoords="offset points")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xscale("log")

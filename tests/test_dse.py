@@ -8,7 +8,7 @@ import pytest
 
 from hw.dse import ConfigError, expand, load_config
 from hw.models.synth import yosys_path
-from sim.tools import available_simulators
+from hw.sim import available_simulators
 
 SMALL = """
 formats: [int4, e2m1, mxfp4]
@@ -20,7 +20,7 @@ vectors: 256
 
 @pytest.mark.parametrize("text, message", [
     ("formats: [e9m9]\nunits: [mac]", "bad formats entry 'e9m9'"),
-    ("formats: [e4m3]\nunits: [readout]", "bad units entry 'readout'"),
+    ("formats: [e4m3]\nunits: [fma]", "bad units entry 'fma'"),
     ("formats: [e4m3]\nunits: [mac]\nlanes: [0]", "bad lanes entry 0"),
     ("formats: [e4m3]\nunits: [mac]\nlanes: {mul2: [1]}", "unknown unit kind 'mul2'"),
     ("formats: [e4m3]\nunits: [mac]\naccumulators: [fp64]", "bad accumulators entry 'fp64'"),

@@ -11,8 +11,8 @@ import pytest
 
 from hw import formats as F
 from hw.gen import main
-from hw.rtl import build_unit, default_unit, to_verilog
-from sim.tools import use_verilator
+from hw.rtl import build_unit, default_kind, to_verilog
+from hw.sim import use_verilator
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIVERS = ROOT / "hw" / "verilator_waivers.vlt"
@@ -45,7 +45,7 @@ def test_top_name_and_clock_ports(tmp_path):
     assert "module my_mac(" in text and re.search(r"input clk;", text) and re.search(r"input rst;", text)
 
 
-LINT_CASES = [(n, default_unit(F.get(n)), []) for n in F.names()] + [
+LINT_CASES = [(n, default_kind(F.get(n)), []) for n in F.names()] + [
     ("mxfp8_e4m3", "quant", ["--stages", "1"]), ("mxfp4", "quant", []), ("nvfp4", "quant", ["--stages", "2"]),
     ("mxint8", "quant", []), ("mxfp4", "dot", ["--align-bits", "10", "--stages", "3"]), ("mx_e3m4_b16", "dot", []),
     ("lns8", "mac", ["--lanes", "16"]), ("lns8", "mac", ["--lanes", "16", "--grouped", "--stages", "2"]),
@@ -58,6 +58,8 @@ LINT_CASES = [(n, default_unit(F.get(n)), []) for n in F.names()] + [
     ("posit16", "add", ["--stages", "1"]), ("posit8", "dot", ["--lanes", "4"]), ("posit16", "readout", []),
     ("posit32", "readout", ["--stages", "2"]), ("e4m3", "tensorcore", ["--stages", "2"]),
     ("e5m2", "tensorcore", ["--lanes", "8", "--align-bits", "24"]),
+    ("e4m3", "round_mul", []), ("bf16", "round_mul", ["--stages", "1"]), ("fp16", "round_mul", ["--out-fmt", "fp32"]),
+    ("posit8", "round_mul", []), ("posit16", "mul", []),
 ]
 
 
@@ -74,8 +76,9 @@ def test_verilator_lint_wall_is_clean_with_documented_waivers(tmp_path, name, un
 def test_no_constant_only_always_blocks(name, unit, extra):
     """A constant driven from ``always @*`` is never evaluated by Verilog simulators."""
     option = lambda flag, default=None: int(extra[extra.index(flag) + 1]) if flag in extra else default
+    out_fmt = F.get(extra[extra.index("--out-fmt") + 1]) if "--out-fmt" in extra else None
     text = to_verilog(build_unit(unit, F.get(name), lanes=option("--lanes"), stages=option("--stages", 0),
-                                 align_bits=option("--align-bits"), grouped="--grouped" in extra))
+                                 align_bits=option("--align-bits"), grouped="--grouped" in extra, out_fmt=out_fmt))
     assert not re.search(r"always @\*\s*\n\s*[\w\\.\[\]: ]+ = \d+'[hbd][0-9a-fA-F]+;\s*\n(?!\s*(if|case))", text)
 
 
@@ -86,27 +89,30 @@ def test_no_constant_only_always_blocks(name, unit, extra):
     (["--fmt", "e4m3", "--acc", "fp64"], "unknown accumulator 'fp64' for e4m3; valid: fp32, fp16, bf16"),
     (["--fmt", "int8", "--acc", "fp32"], "valid: int32"),
     (["--fmt", "e4m3", "--unit", "fma"], "unknown unit 'fma'; valid: mul, add, mac, dot, readout, quant, linear"),
-    (["--fmt", "e4m3", "--unit", "quant"], "e4m3 is not one"),
-    (["--fmt", "mxfp4", "--unit", "mac"], "a block format has dot and quant units"),
+    (["--fmt", "e4m3", "--unit", "quant"], "e4m3 (float format) has no quant unit; its units: mul, add, mac, dot"),
+    (["--fmt", "mxfp4", "--unit", "mac"], "mxfp4 (block format) has no mac unit; its units: dot, quant"),
     (["--fmt", "mxfp4", "--lanes", "8"], "one block of 32 elements"),
     (["--fmt", "mxint8", "--align-bits", "8"], "integer elements"),
     (["--fmt", "mxfp4", "--align-bits", "1"], "alignment width must be"),
     (["--fmt", "e4m3", "--unit", "dot", "--align-bits", "8"], "block formats"),
     (["--fmt", "nvfp4", "--acc", "fp16"], "valid: fp32"),
     (["--fmt", "mx_posit8_b32"], "must be a float or integer format"),
-    (["--fmt", "lns8", "--unit", "dot"], "an LNS format has mul, linear and mac units"),
-    (["--fmt", "lns8", "--unit", "mul", "--lanes", "4"], "apply to LNS mac units"),
+    (["--fmt", "lns8", "--unit", "dot"], "lns8 (lns format) has no dot unit; its units: mul, mac, linear"),
+    (["--fmt", "lns8", "--unit", "mul", "--lanes", "4"], "lanes (products per cycle) applies to mac, dot, tensorcore"),
     (["--fmt", "lns8", "--acc", "fp32"], "valid: acc_lns8"),
     (["--fmt", "e4m3", "--grouped"], "grouped conversion applies to LNS"),
-    (["--fmt", "e4m3", "--unit", "linear"], "not an LNS format"),
+    (["--fmt", "e4m3", "--unit", "linear"], "has no linear unit"),
     (["--fmt", "lns8g3"], "gamma must be a power of two"),
-    (["--fmt", "e4m3", "--unit", "readout"], "not a posit format"),
+    (["--fmt", "e4m3", "--unit", "readout"], "has no readout unit"),
     (["--fmt", "posit8es9"], "posit exponent size es must be"),
     (["--fmt", "posit3"], "needs n >= es + 3"),
     (["--fmt", "posit8", "--acc", "fp32"], "valid: quire_posit8"),
     (["--fmt", "e4m3", "--unit", "dot", "--lanes", "1"], "lanes >= 2"),
     (["--fmt", "e4m3", "--unit", "mac", "--lanes", "4"], "one lane"),
-    (["--fmt", "e4m3", "--unit", "mul", "--acc", "fp32"], "no accumulator"),
+    (["--fmt", "e4m3", "--unit", "mul", "--acc", "fp32"], "acc (accumulator format) applies to mac, dot, tensorcore"),
+    (["--fmt", "posit32", "--unit", "mul"], "no exact product format"),
+    (["--fmt", "e4m3", "--unit", "round_mul", "--out-fmt", "int8"], "rounds into a float or posit format"),
+    (["--fmt", "e4m3", "--unit", "mul", "--out-fmt", "fp32"], "applies to round_mul units"),
     (["--fmt", "bf16", "--unit", "dot"], "too wide for a dot unit"),
     (["--fmt", "e4m3", "--stages", "-1"], "--stages must be a non-negative integer"),
     (["--fmt", "e4m3", "--top", "1bad"], "not a Verilog identifier"),
@@ -135,3 +141,4 @@ def test_list_shows_every_registered_format():
     for name in F.names():
         assert re.search(rf"^{name}\s", r.stdout, re.M), name
     assert "fn" in r.stdout and "448" in r.stdout
+    assert re.search(r"^mxfp4\s.*dot, quant$", r.stdout, re.M) and re.search(r"^  round_mul\s", r.stdout, re.M)

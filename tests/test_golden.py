@@ -305,3 +305,23 @@ def test_mul_is_exact_for_every_pair(name):
 def test_dot_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="same shape"):
         golden.dot(F.get("e4m3"), np.zeros((3, 4)), np.zeros((3, 5)), np.zeros(3), F.get("fp32"))
+
+
+@pytest.mark.parametrize("name, dtype", [("e4m3", "float8_e4m3fn"), ("e5m2", "float8_e5m2"),
+                                         ("e2m1", "float4_e2m1fn"), ("bf16", "bfloat16"), ("fp16", "float16")])
+def test_round_mul_is_the_ml_dtypes_cast_of_the_exact_product(name, dtype):
+    """``round_mul`` rounds once: the exact product (float64, exact for these) cast by ml_dtypes/numpy."""
+    fmt = F.get(name)
+    rng = np.random.default_rng(5)
+    if fmt.width <= 8:
+        a, b = [x.ravel() for x in np.meshgrid(np.arange(1 << fmt.width), np.arange(1 << fmt.width), indexing="ij")]
+    else:
+        a, b = rng.integers(0, 1 << fmt.width, (2, 200_000))
+    with np.errstate(invalid="ignore", over="ignore"):
+        exact = fmt.decode(a) * fmt.decode(b)
+        want = exact.astype(np.float32).astype(getattr(ml_dtypes, dtype) if dtype != "float16" else np.float16)
+        fp32 = exact.astype(np.float32).astype(np.float64)
+    got = fmt.decode(golden.round_mul(fmt, a, b))
+    np.testing.assert_array_equal(got, want.astype(np.float64))
+    into = golden.round_mul(fmt, a, b, F.get("fp32"))  # a chosen result format
+    np.testing.assert_array_equal(F.get("fp32").decode(into), fp32)

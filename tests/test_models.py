@@ -7,15 +7,14 @@ import pytest
 
 from hw import formats as F
 from hw.models import cells
-from hw.models.cost import measure, prepare
+from hw.formats import golden
+from hw.models.cost import Prepared, cost_key, measure, quality
 from hw.models.energy import net_capacitance, read_toggles, switching_energy
 from hw.models.report import gpu_rank, latest_peaks, pareto
 from hw.models.synth import synthesize, yosys_path
-from hw.models.workload import TERMS, dot_quality, stream
-from hw.rtl import build_unit, default_name, to_verilog
-from sim.harness import Group
-from sim.run import run_groups
-from sim.tools import available_simulators
+from hw.rtl import build_sample, build_unit, default_name, get_kind, kinds, ports, reference, to_verilog
+from hw.rtl.workload import TERMS, Workload
+from hw.sim import Job, available_simulators, simulate_many
 
 needs_yosys = pytest.mark.skipif(yosys_path() is None, reason="yosys not installed")
 needs_verilator = pytest.mark.skipif("verilator" not in available_simulators(), reason="Verilator not installed")
@@ -65,13 +64,11 @@ def test_toggle_counts_match_the_streams_at_the_ports():
     rng = np.random.default_rng(3)
     a = rng.integers(0, 256, 500, dtype=np.uint64)
     b = rng.integers(0, 256, 500, dtype=np.uint64)
-    from hw.formats import golden
-
     product = golden.mul(F.get("int8"), a, b)
-    group = Group(unit, 1, a, b, product, verilog=netlist.verilog)
-    result = run_groups([group], name="toggle-test", toggles=True)[0]
-    assert result["mismatches"] == 0
-    toggles = read_toggles(result["coverage"])["harness.g0_copy[0].u"]
+    result = simulate_many([Job(unit, {"a": a, "b": b}, copies=1, verilog=netlist.verilog)], name="toggle-test",
+                           toggles=True)[0]
+    assert np.array_equal(result.outputs["product"], product)
+    toggles = read_toggles(str(result.coverage))["harness.g0_copy[0].u"]
     port = lambda name, width: sum(toggles[name, i] for i in range(width))
     assert port("a", 8) == _stream_bit_changes(a, 8)
     assert port("b", 8) == _stream_bit_changes(b, 8)
@@ -87,13 +84,9 @@ def test_energy_follows_switching_activity():
     fmt = F.get("e4m3")
     quiet_unit, busy_unit, piped_unit = (build_unit("mul", fmt, stages=s) for s in (0, 0, 1))
     rng = np.random.default_rng(5)
-    from hw.formats import golden
-    from hw.models.cost import Prepared
-    from hw.models.workload import Stream
-
-    busy = stream(busy_unit, 1000, rng)
-    same = np.full(1000, busy.a[0]), np.full(1000, busy.b[0])
-    quiet = Stream(same[0], same[1], golden.mul(fmt, *same), 1)
+    busy = get_kind("mul").workload(busy_unit, 1000, rng)
+    same = {"a": np.full(1000, busy.inputs["a"][0, 0]), "b": np.full(1000, busy.inputs["b"][0, 0])}
+    quiet = Workload(same, {"product": golden.mul(fmt, same["a"], same["b"])}, 1)
     prepared = []
     for unit, work in ((quiet_unit, quiet), (busy_unit, busy), (piped_unit, busy)):
         netlist = _netlist(unit)
@@ -133,27 +126,42 @@ def test_net_capacitance_counts_every_pin_a_net_drives():
     assert energy.total_pj == 0 and energy.covered == 0
 
 
-def test_streams_walk_whole_dot_products():
+def test_workloads_walk_whole_dot_products():
     unit = build_unit("mac", F.get("e4m3"))
-    work = stream(unit, 256, np.random.default_rng(1))
+    work = get_kind("mac").workload(unit, 256, np.random.default_rng(1))
     steps = TERMS
-    acc_in = work.acc.reshape(-1, steps)
-    acc_out = work.expected.reshape(-1, steps)
+    acc_in = work.inputs["acc_in"].reshape(-1, steps)
+    acc_out = work.expected["acc_out"].reshape(-1, steps)
     assert (acc_in[:, 0] == 0).all()
     assert (acc_in[:, 1:] == acc_out[:, :-1]).all()
-    block = stream(build_unit("dot", F.get("mxfp4")), 64, np.random.default_rng(1))
-    assert block.ops == 32 and set(block.extra) == {"a_scale", "b_scale"}
-    with pytest.raises(ValueError, match="no workload"):
-        stream(build_unit("readout", F.get("posit8")), 64, np.random.default_rng(1))
+    block = get_kind("dot").workload(build_unit("dot", F.get("mxfp4")), 64, np.random.default_rng(1))
+    assert block.ops == 32 and {"a_scale", "b_scale"} <= set(block.inputs)
+
+
+def test_every_kind_has_a_workload_its_reference_agrees_with():
+    """Each registered kind's workload feeds every input port, and its expected outputs are the golden ones."""
+    for kind in kinds():
+        unit = build_sample(kind.name, *kind.samples[0])
+        work = kind.workload(unit, 64, np.random.default_rng(2))
+        assert {p.name for p in ports(unit) if p.direction == "in"} - {"valid_in"} == set(work.inputs), kind.name
+        for port, values in reference(unit, work.inputs).items():
+            assert np.array_equal(np.asarray(values), np.asarray(work.expected[port])), (kind.name, port)
 
 
 def test_dot_quality_orders_formats_by_precision():
-    err = {name: dot_quality(build_unit("mac", F.get(name))) for name in ("bf16", "e4m3", "e5m2", "e2m1", "posit16")}
+    err = {name: quality(build_unit("mac", F.get(name))) for name in ("bf16", "e4m3", "e5m2", "e2m1", "posit16")}
     assert err["posit16"] < err["bf16"] < err["e4m3"] < err["e5m2"] < err["e2m1"]
     # Three mantissa bits give about 2^-4 relative error per element; the dot product averages some of it away.
     assert 0.01 < err["e4m3"] < 0.1
-    assert dot_quality(build_unit("mac", F.get("int8"))) < dot_quality(build_unit("mac", F.get("int4")))
-    assert math.isnan(dot_quality(build_unit("mul", F.get("e4m3"))))
+    assert quality(build_unit("mac", F.get("int8"))) < quality(build_unit("mac", F.get("int4")))
+    assert math.isnan(quality(build_unit("mul", F.get("e4m3"))))
+
+
+def test_cost_key_changes_with_the_technology_data(monkeypatch):
+    key = cost_key("module m; endmodule", 64, 1)
+    assert cost_key("module m; endmodule", 64, 1) == key
+    monkeypatch.setattr(cells, "VDD", 1.0)
+    assert cost_key("module m; endmodule", 64, 1) != key
 
 
 def test_pareto_front_keeps_only_undominated_rows():

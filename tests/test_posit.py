@@ -63,7 +63,7 @@ def test_decode_posit32_random_codes():
 def test_every_8bit_pair_matches_softposit(name, op):
     fmt = F.get(name)
     a, b = [x.ravel() for x in np.meshgrid(np.arange(256), np.arange(256), indexing="ij")]
-    got = golden.mul(fmt, a, b) if op == "mul" else golden.add(fmt, a, b)
+    got = golden.round_mul(fmt, a, b) if op == "mul" else golden.add(fmt, a, b)
     np.testing.assert_array_equal(got, reference(fmt, op, a, b))
 
 
@@ -72,7 +72,7 @@ def _random_pairs(name, op, count, seed):
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 1 << fmt.n, count)
     b = rng.integers(0, 1 << fmt.n, count)
-    got = golden.mul(fmt, a, b) if op == "mul" else golden.add(fmt, a, b)
+    got = golden.round_mul(fmt, a, b) if op == "mul" else golden.add(fmt, a, b)
     np.testing.assert_array_equal(got, reference(fmt, op, a, b))
 
 
@@ -153,10 +153,10 @@ def test_conversions_between_posits_and_floats():
 def test_posit_special_rules():
     p8 = F.get("posit8")
     NAR, MAXPOS, MINPOS = 0x80, 0x7F, 0x01
-    assert golden.mul(p8, 0, NAR) == NAR and golden.add(p8, NAR, 0x40) == NAR
-    assert golden.mul(p8, MINPOS, MINPOS) == MINPOS  # no underflow
-    assert golden.mul(p8, MAXPOS, MAXPOS) == MAXPOS  # no overflow
-    assert golden.mul(p8, 0xFF, 0xFF) == MINPOS       # (-minpos)^2
+    assert golden.round_mul(p8, 0, NAR) == NAR and golden.add(p8, NAR, 0x40) == NAR
+    assert golden.round_mul(p8, MINPOS, MINPOS) == MINPOS  # no underflow
+    assert golden.round_mul(p8, MAXPOS, MAXPOS) == MAXPOS  # no overflow
+    assert golden.round_mul(p8, 0xFF, 0xFF) == MINPOS       # (-minpos)^2
     assert golden.add(p8, 0x40, 0xC0) == 0            # one zero, unsigned
     assert p8.encode(-1.0) == 0xC0 and p8.encode(np.nan) == NAR and p8.encode(np.inf) == NAR
     with pytest.raises(ValueError, match="nearest even"):
@@ -168,3 +168,17 @@ def test_posit_special_rules():
 def test_bad_posit_names_say_which_parameter(name, parameter):
     with pytest.raises(ValueError, match=rf"{parameter}"):
         F.get(name)
+
+
+@pytest.mark.parametrize("name", ["posit8", "posit8es1", "posit8es2", "posit16", "posit16es2"])
+def test_exact_product_holds_every_product(name):
+    """``golden.mul`` is exact for posits too: its product format decodes to the float64 product (NaR -> NaN)."""
+    fmt = F.get(name)
+    rng = np.random.default_rng(4)
+    a = np.arange(1 << fmt.n) if fmt.n <= 8 else rng.integers(0, 1 << fmt.n, 5000)
+    b = np.arange(1 << fmt.n) if fmt.n <= 8 else rng.integers(0, 1 << fmt.n, 5000)
+    a, b = [x.ravel() for x in np.meshgrid(a, b[:300], indexing="ij")]
+    got = fmt.product_format().decode(golden.mul(fmt, a, b))
+    np.testing.assert_array_equal(got, fmt.decode(a) * fmt.decode(b))
+    with pytest.raises(ValueError, match="no exact product format"):
+        F.get("posit32").product_format()

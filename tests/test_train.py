@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from gpu_ref.train import Config, corpus, fake_quant, train
+from gpu_ref.data import corpus
+from gpu_ref.layers import fake_quant
+from gpu_ref.loop import Config, train
 from hw import formats as F
 from hw.formats import block
 

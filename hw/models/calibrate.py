@@ -27,11 +27,13 @@ import sys
 from pathlib import Path
 
 from ..files import write_atomic
-from .report import table_csv
+from .batch import cost_specs, unit_spec
+from .report import ROOT, table_csv
+from .synth import yosys_path
 
 __all__ = ["HOROWITZ", "COMPARISONS", "calibration_table", "main"]
 
-#: (label, unit spec arguments, published pJ, published um^2): Horowitz, ISSCC 2014, 45 nm, 0.9 V.
+#: (label, (kind, format[, lanes[, accumulator]]), published pJ, published um^2): Horowitz, ISSCC 2014, 45 nm, 0.9 V.
 HOROWITZ = [
     ("8b int add", ("add", "int8"), 0.03, 36),
     ("32b int add", ("add", "int32"), 0.1, 137),
@@ -57,13 +59,17 @@ COMPARISONS = [
 _SCALE_09V = (0.9 / 1.1) ** 2
 
 
-def _specs():
-    from ..dse import unit_spec
+def _spec(args: tuple) -> dict:
+    """The unit spec of ``(kind, format[, lanes[, accumulator]])``."""
+    kind, fmt, lanes, acc = (*args, None, None)[:4]
+    return unit_spec(kind, fmt, lanes=lanes, acc=acc)
 
+
+def _specs():
     args = [a for _, a, _, _ in HOROWITZ] + [x for c in COMPARISONS for x in (c[1], c[2])]
     specs, seen = [], set()
     for arg in args:
-        spec = unit_spec(*arg)
+        spec = _spec(arg)
         if spec["unit"] not in seen:
             seen.add(spec["unit"])
             specs.append(spec)
@@ -72,9 +78,7 @@ def _specs():
 
 def calibration_table(rows: dict[str, dict]) -> tuple[list[dict], list[dict]]:
     """(Horowitz rows, comparison rows) from cost rows by unit name."""
-    from ..dse import unit_spec
-
-    name = lambda args: unit_spec(*args)["unit"]
+    name = lambda args: _spec(args)["unit"]
     horowitz = []
     for label, args, pj, um2 in HOROWITZ:
         row = rows[name(args)]
@@ -104,9 +108,6 @@ def _print_table(rows: list[dict]):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..dse import ROOT, cost_specs
-    from .synth import yosys_path
-
     parser = argparse.ArgumentParser(prog="python -m hw.models.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "build" / "calibration"), help="output folder")
     parser.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")

@@ -12,21 +12,25 @@ import json
 import math
 from pathlib import Path
 
-from .. import formats
-from ..files import save_figure, write_atomic
+from gpu_ref.precisions import PRECISIONS
 
-__all__ = ["write_reports", "table_csv", "pareto", "gpu_rank", "latest_peaks", "family"]
+from ..files import save_figure, write_atomic
+from ..formats import family as format_family
+from ..formats import get as get_format
+
+__all__ = ["write_reports", "table_csv", "pareto", "gpu_rank", "latest_peaks", "family", "gpu_modes"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 _COLOURS = {"int": "#4C72B0", "float": "#DD8452", "posit": "#55A868", "block": "#C44E52", "lns": "#8172B3"}
-#: H100 matrix modes measured in ``results/h100/peaks_*.json`` and the format each one multiplies.
-GPU_MODES = {"bf16": "bf16", "fp8_e4m3": "e4m3", "fp8_e4m3_fast": "e4m3"}
+def gpu_modes() -> dict[str, str]:
+    """H100 matrix modes (keys of ``results/h100/peaks_*.json``) the training precisions run at, and the
+    number format each multiplies (from :mod:`gpu_ref.precisions`)."""
+    return {p.gpu_peak: p.fmt for p in PRECISIONS.values() if p.gpu_peak is not None}
 
 
 def family(fmt_name: str) -> str:
-    fmt = formats.get(fmt_name)
-    return {formats.IntFormat: "int", formats.FloatFormat: "float", formats.PositFormat: "posit",
-            formats.BlockFormat: "block", formats.LNSFormat: "lns"}.get(type(fmt), "float")
+    """The family of a format given by name (float, int, posit, block, lns)."""
+    return format_family(get_format(fmt_name))
 
 
 def _accumulating(rows):
@@ -60,7 +64,7 @@ def _gpu_rows(rows: list[dict]) -> dict[str, dict]:
         return found
 
     cores = pick("tensorcore")
-    wanted = {"bf16", *GPU_MODES.values()}
+    wanted = {"bf16", *gpu_modes().values()}
     if wanted <= set(cores) and len({int(cores[f]["lanes"]) for f in wanted}) == 1:
         return cores
     return pick("mac")
@@ -72,7 +76,7 @@ def gpu_rank(rows: list[dict], peaks: dict) -> list[dict]:
     base_gpu = peaks["tflops"].get("bf16")
     base = units.get("bf16")
     table = []
-    for mode, fmt in GPU_MODES.items():
+    for mode, fmt in gpu_modes().items():
         if mode not in peaks["tflops"]:
             continue
         row = units.get(fmt)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from .cells import CELLS, GATE_SET, NAND2_UM2
 
-__all__ = ["Netlist", "synthesize", "yosys_path"]
+__all__ = ["Netlist", "synthesize", "yosys_path", "SCRIPT"]
 
-_SCRIPT = """read_verilog -sv unit.v
+SCRIPT = """read_verilog -sv unit.v
 hierarchy -top {top}
 synth -flatten -top {top}
 dfflegalize -cell $_DFF_P_ 01
@@ -78,7 +78,7 @@ def synthesize(verilog: str, top: str) -> Netlist:
     with tempfile.TemporaryDirectory(prefix="hw-synth-") as tmp:
         work = Path(tmp)
         (work / "unit.v").write_text(verilog)
-        (work / "synth.ys").write_text(_SCRIPT.format(top=top, gates=GATE_SET))
+        (work / "synth.ys").write_text(SCRIPT.format(top=top, gates=GATE_SET))
         run = subprocess.run([yosys, "-q", "-l", "synth.log", "synth.ys"], cwd=work, capture_output=True, text=True)
         if run.returncode != 0:
             log = (work / "synth.log").read_text() if (work / "synth.log").exists() else run.stderr

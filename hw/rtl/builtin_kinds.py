@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from .. import formats
-from ..formats import FP32, BlockFormat, LNSFormat, PositFormat, QuireFormat, block, golden, tensorcore
+from ..formats import FP32, BlockFormat, LNSFormat, QuireFormat, block, golden, tensorcore
 from .block import BlockDotUnit, QuantUnit
 from .lns import LNSLinearUnit, LNSMacUnit, LNSMulUnit
 from .registry import UnitKind, lanes_of, reference, register
@@ -25,7 +25,7 @@ from .workload import TERMS, Workload, dot_chains, fp32_blocks, gaussian_codes
 from .workload import operand_pairs as gaussian_pairs
 
 __all__ = ["MUL", "ADD", "MAC", "DOT", "READOUT", "QUANT", "LINEAR", "TENSORCORE", "check_accumulator",
-           "pair_stimulus", "pair_workload", "torch_inputs"]
+           "pair_stimulus", "pair_workload", "torch_inputs", "torch_codes"]
 
 
 def check_accumulator(fmt, acc):
@@ -38,6 +38,11 @@ def _column(values) -> np.ndarray:
     """Outputs of one lane as (n,)."""
     values = np.asarray(values)
     return values.reshape(len(values))
+
+
+def torch_codes(t) -> np.ndarray:
+    """Codes held in an int64 tensor (two's complement beyond 2**63) as uint64 (n,) or (n, lanes)."""
+    return t.cpu().numpy().astype(np.uint64)
 
 
 def torch_inputs(inputs: dict, device):
@@ -70,7 +75,7 @@ def _gpu_mul(unit, inputs, device):
     from gpu_ref import numerics
 
     t = torch_inputs(inputs, device)
-    return {"product": _column(numerics.mul(unit.fmt, t["a"][:, 0], t["b"][:, 0]).cpu().numpy())}
+    return {"product": torch_codes(numerics.mul(unit.fmt, t["a"][:, 0], t["b"][:, 0]))}
 
 
 MUL = register(UnitKind(
@@ -174,7 +179,7 @@ def _gpu_accumulate(unit, inputs, device):
         out = gblock.block_dot(fmt, t["a"], t["a_scale"], t["b"], t["b_scale"], t["acc_in"])
     else:
         out = numerics.mac(fmt, t["a"], t["b"], t["acc_in"], unit.acc)
-    return {"acc_out": _column(out.cpu().numpy())}
+    return {"acc_out": torch_codes(out)}
 
 
 _ACC_PORTS = (("a", "operands, lanes codes packed, lane 0 in the LSBs"), ("b", "operands, as a"),
@@ -262,7 +267,7 @@ def _gpu_readout(unit, inputs, device):
 
     limbs = numerics.Limbs.from_ints(np.asarray(inputs["acc_in"], dtype=object),
                                      numerics.quire_limb_count(unit.acc), device)
-    return {"result": _column(numerics.quire_readout(unit.fmt, limbs).cpu().numpy())}
+    return {"result": torch_codes(numerics.quire_readout(unit.fmt, limbs))}
 
 
 READOUT = register(UnitKind(
@@ -315,7 +320,7 @@ def _gpu_quant(unit, inputs, device):
 
     x = torch.from_numpy(FP32.decode(lanes_of(inputs, "a")).astype(np.float32)).to(device)
     elements, scales, _ = gblock.quantize(unit.fmt, x)
-    return {"elements": elements.cpu().numpy(), "scale": _column(scales[:, 0].cpu().numpy())}
+    return {"elements": torch_codes(elements), "scale": torch_codes(scales[:, 0])}
 
 
 QUANT = register(UnitKind(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import data
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from ..formats import LNSFormat
 from ..fpu.fixed import adder_tree

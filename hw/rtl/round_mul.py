@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..formats import FloatFormat, PositFormat, golden
-from .builtin_kinds import pair_stimulus, pair_workload, torch_inputs
+from .builtin_kinds import pair_stimulus, pair_workload, torch_codes, torch_inputs
 from .registry import UnitKind, lanes_of, register
 from .units import MulUnit
 
@@ -51,7 +51,7 @@ def _gpu_reference(unit, inputs, device):
     from gpu_ref import numerics
 
     t = torch_inputs(inputs, device)
-    return {"product": numerics.round_mul(unit.fmt, t["a"][:, 0], t["b"][:, 0], unit.out).cpu().numpy()}
+    return {"product": torch_codes(numerics.round_mul(unit.fmt, t["a"][:, 0], t["b"][:, 0], unit.out))}
 
 
 def _build(fmt, stages, out_fmt=None):

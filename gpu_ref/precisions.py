@@ -1,0 +1,91 @@
+"""The training precisions: one record each, read by the training harness, ``hw.rank`` and the cost report.
+
+A :class:`Precision` says how the linear layers of the decoder compute
+(native or emulated, which quantizer, which linear function, which
+optimizer), which number format's hardware it is costed with, and which
+measured GPU matrix peak it runs at.  This module imports no torch, so the
+ranking reads it on any machine; the functions it names live in
+:mod:`gpu_ref.layers` and :mod:`gpu_ref.lns`.
+
+Adding a precision is one record here (and, for a new kind of matmul, one
+linear function in :mod:`gpu_ref.layers`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Precision", "PRECISIONS", "NATIVE", "EMULATED", "get", "names"]
+
+
+@dataclass(frozen=True)
+class Precision:
+    """One way to run the decoder's linear layers.
+
+    ``native``: the GPU multiplies in this precision (else the operands are
+    fake-quantized with :mod:`gpu_ref`'s bit-exact quantizers and multiplied
+    in fp32).  ``fmt``: the number format of the matmul operands, whose
+    hardware the cost model ranks it with (``hw.rank`` takes the format's
+    most parallel costed unit).  ``linear``: the function of
+    :mod:`gpu_ref.layers` that computes ``x @ w.T`` (forward and both
+    backward matmuls).  ``quantizer``: what happens to each matmul operand.
+    ``scaling``: ``tensorwise``/``rowwise`` scales of the FP8 recipes;
+    ``grad_fmt``: the FP8 format of gradients.  ``rht``: a 16-point random
+    Hadamard transform on the weight-gradient operands (NVFP4 recipe).
+    ``optimizer``: ``adamw`` or ``madam_lns`` (weights held in LNS).
+    ``gpu_peak``: the key of the matrix mode in ``results/h100/peaks_*.json``
+    its matmuls run at (None for emulated precisions).
+    """
+
+    name: str
+    fmt: str
+    native: bool
+    linear: str
+    quantizer: str
+    optimizer: str = "adamw"
+    scaling: str | None = None
+    grad_fmt: str | None = None
+    rht: bool = False
+    gpu_peak: str | None = None
+
+    def linear_function(self):
+        """The autograd-aware ``f(x, weight, layer)`` of :mod:`gpu_ref.layers` (imports torch)."""
+        from . import layers
+
+        return getattr(layers, self.linear)
+
+
+_RECORDS = [
+    Precision("bf16", "bf16", True, "bf16_linear", "none: bf16 autocast", gpu_peak="bf16"),
+    Precision("fp8_tensorwise", "e4m3", True, "fp8_linear",
+              "current per-tensor amax scaling; E4M3 activations and weights, E5M2 gradients (torch._scaled_mm)",
+              scaling="tensorwise", grad_fmt="e5m2", gpu_peak="fp8_e4m3"),
+    Precision("fp8_rowwise", "e4m3", True, "fp8_linear",
+              "per-row scales along each reduction; E4M3 everywhere (the row-wise kernel takes E4M3 only)",
+              scaling="rowwise", grad_fmt="e4m3", gpu_peak="fp8_e4m3"),
+    Precision("mxfp8_e4m3", "mxfp8_e4m3", False, "fake_quant_linear", "MXFP8 E4M3 blocks along each reduction"),
+    Precision("mxfp4", "mxfp4", False, "fake_quant_linear", "MXFP4 blocks along each reduction"),
+    Precision("nvfp4", "nvfp4", False, "fake_quant_linear", "NVFP4 blocks (and tensor scale) along each reduction"),
+    Precision("nvfp4_rht", "nvfp4", False, "fake_quant_linear",
+              "NVFP4, with a 16-point random Hadamard transform on the weight-gradient operands", rht=True),
+    Precision("posit8", "posit8", False, "fake_quant_linear", "posit8 after a power-of-two per-tensor RMS scale"),
+    Precision("posit16", "posit16", False, "fake_quant_linear", "posit16 after a power-of-two per-tensor RMS scale"),
+    Precision("lns8", "lns8", False, "fake_quant_linear", "lns8 after a power-of-two per-tensor RMS scale",
+              optimizer="madam_lns"),
+]
+
+#: Every precision by name, in the order tables list them.
+PRECISIONS = {p.name: p for p in _RECORDS}
+NATIVE = tuple(p.name for p in _RECORDS if p.native)
+EMULATED = tuple(p.name for p in _RECORDS if not p.native)
+
+
+def names() -> list[str]:
+    return list(PRECISIONS)
+
+
+def get(name: str) -> Precision:
+    """The precision called ``name``; ValueError naming the valid ones otherwise."""
+    if name not in PRECISIONS:
+        raise ValueError(f"unknown precision {name!r}; valid: {', '.join(PRECISIONS)}")
+    return PRECISIONS[name]
