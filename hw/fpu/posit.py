@@ -90,7 +90,7 @@ class PositRounder(wiring.Component):
         fmt, raw = self.fmt, self.raw
         n, es = fmt.n, fmt.es
         width = self.raw_shape.sig_width
-        norm, top = normalise(m, raw, self.raw_shape, width, self.raw_shape.top_shape)
+        norm, top = normalise(m, raw, self.raw_shape, None, self.raw_shape.top_shape)
         k = Signal(signed(self.raw_shape.top_shape.width))
         m.d.comb += k.eq(top >> es)
         exponent = top[:es] if es else Const(0, 0)

@@ -66,21 +66,23 @@ def leading_zeros(value):
     return Mux(high.any(), leading_zeros(high), (width - low_width) + leading_zeros(low))
 
 
-def normalise(m, raw, shape: RawShape, width: int, top_shape, prefix: str = ""):
-    """``(norm, top)``: ``raw.sig`` shifted left until its leading 1 is the MSB of ``width >= shape.sig_width``
-    bits (``norm``), and the exponent of that leading 1 (``top = exp + sig_width - 1 - lz``, shape ``top_shape``).
+def normalise(m, raw, shape: RawShape, width: int | None, top_shape, prefix: str = ""):
+    """``(norm, top)``: ``raw.sig`` shifted left until its leading 1 is the MSB of ``norm``, and the exponent of
+    that leading 1 (``top = exp + sig_width - 1 - lz``, shape ``top_shape``).
 
-    The one leading-zero-count-and-shift every rounder, adder, divider and
-    quantizer starts with; its signals are ``<prefix>lz``, ``<prefix>norm``
-    and ``<prefix>top``.  A zero significand gives ``norm = 0``.
+    ``norm`` has ``width >= shape.sig_width`` bits (the significand padded with
+    zeros below), or ``shape.sig_width`` bits for ``width=None``.  The one
+    leading-zero-count-and-shift every rounder, adder, divider and quantizer
+    starts with; its signals are ``<prefix>lz``, ``<prefix>norm`` and
+    ``<prefix>top``.  A zero significand gives ``norm = 0``.
     """
     lz = Signal(range(shape.sig_width + 1), name=f"{prefix}lz")
-    norm = Signal(width, name=f"{prefix}norm")
+    norm = Signal(shape.sig_width if width is None else width, name=f"{prefix}norm")
     top = Signal(top_shape, name=f"{prefix}top")
-    pad = width - shape.sig_width
+    shifted = (raw.sig << lz)[:shape.sig_width]
     m.d.comb += [
         lz.eq(leading_zeros(raw.sig)),
-        norm.eq((raw.sig << lz)[:shape.sig_width] << pad),
+        norm.eq(shifted if width is None else shifted << (width - shape.sig_width)),
         top.eq(raw.exp + (shape.sig_width - 1) - lz),
     ]
     return norm, top

@@ -190,7 +190,7 @@ class QuantUnit(Unit):
         fmt, shape = self.fmt, unpack_amax.raw_shape
         amax = unpack_amax.raw
         width = shape.sig_width
-        normalised, top = normalise(m, amax, shape, width, signed(shape.top_shape.width + 2))
+        normalised, top = normalise(m, amax, shape, None, signed(shape.top_shape.width + 2))
         exponent = Signal.like(top)
         m.d.comb += exponent.eq(top - fmt.element_emax)
         if fmt.rule is ScaleRule.CEIL:
