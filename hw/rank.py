@@ -12,7 +12,7 @@ Joins three committed measurements, so it runs anywhere (no GPU, no yosys):
   measured width, relative to bf16 (``throughput_compiled.json`` when present,
   else the eager run);
 * cost: the cost model's area and energy per MAC of the format's most
-  parallel unit in a sweep CSV (tensor-core step, then dot, then MAC):
+  parallel accumulating unit in a sweep CSV (most lanes, then the smaller per MAC):
   ``--dse``, or by default the committed snapshot (newest ``results/dse/*.csv``)
   updated by ``build/dse/dse.csv`` where a sweep has run here.
 
@@ -38,7 +38,6 @@ from .models.report import table_csv
 __all__ = ["main", "load_quality", "load_throughput", "rank", "mean_curves"]
 
 ROOT = Path(__file__).resolve().parent.parent
-_KIND_ORDER = {"tensorcore": 0, "dot": 1, "mac": 2}
 
 
 def _latest(folder: Path, pattern: str) -> Path | None:
@@ -86,12 +85,13 @@ def _cost_rows(*sweeps: Path) -> dict[str, dict]:
 
 
 def _keep_best(best: dict[str, dict], row: dict):
-    """Keep ``row`` in ``best`` if it is its format's most parallel stage-0 unit so far (then the smaller)."""
-    if row["kind"] not in _KIND_ORDER or int(row["stages"]) != 0:
+    """Keep ``row`` in ``best`` if it is its format's most parallel stage-0 accumulating unit so far (most lanes,
+    then the smaller area per MAC); accumulating units are those with a dot-product quality."""
+    if int(row["stages"]) != 0 or not math.isfinite(float(row["dot64_rel_error"])):
         return
     old = best.get(row["format"])
-    key = (_KIND_ORDER[row["kind"]], float(row["area_per_op_um2"]))
-    if old is None or key < (_KIND_ORDER[old["kind"]], float(old["area_per_op_um2"])):
+    key = lambda r: (-int(r["lanes"]), float(r["area_per_op_um2"]))
+    if old is None or key(row) < key(old):
         best[row["format"]] = row
 
 

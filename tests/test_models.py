@@ -174,9 +174,9 @@ def test_gpu_rank_puts_measured_h100_next_to_the_model():
     peaks, source = latest_peaks()
     assert source.startswith("peaks_") and "bf16" in peaks["tflops"]
     rows = [{"unit": "mac_bf16", "kind": "mac", "format": "bf16", "lanes": 1, "stages": 0,
-             "area_per_op_um2": 3000.0, "energy_per_op_pj": 3.0},
+             "area_per_op_um2": 3000.0, "energy_per_op_pj": 3.0, "dot64_rel_error": 0.002},
             {"unit": "mac_e4m3", "kind": "mac", "format": "e4m3", "lanes": 1, "stages": 0,
-             "area_per_op_um2": 2000.0, "energy_per_op_pj": 1.5}]
+             "area_per_op_um2": 2000.0, "energy_per_op_pj": 1.5, "dot64_rel_error": 0.04}]
     table = {t["gpu_mode"]: t for t in gpu_rank(rows, peaks)}
     assert table["bf16"]["h100_speedup_vs_bf16"] == 1.0
     fp8 = table["fp8_e4m3"]

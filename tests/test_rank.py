@@ -54,12 +54,12 @@ def test_rank_reports_training_loss_and_loss_curves(tmp_path):
 
 
 def test_a_local_sweep_replaces_only_the_formats_it_costed(tmp_path):
-    header = "unit,kind,format,stages,area_per_op_um2,energy_per_op_pj\n"
+    header = "unit,kind,format,lanes,stages,area_per_op_um2,energy_per_op_pj,dot64_rel_error\n"
     old, new = tmp_path / "old.csv", tmp_path / "new.csv"
-    old.write_text(header + "mac_e4m3,mac,e4m3,0,2000,1.5\ndot_e4m3,dot,e4m3,0,1400,1.2\n"
-                   "dot_mxfp8,dot,mxfp8_e4m3,0,700,0.7\n")
-    new.write_text(header + "mac_e4m3,mac,e4m3,0,1900,1.4\ndot_e4m3_p,dot,e4m3,2,1000,1.0\n")
+    old.write_text(header + "mac_e4m3,mac,e4m3,1,0,2000,1.5,0.04\ndot_e4m3,dot,e4m3,4,0,1400,1.2,0.04\n"
+                   "mul_e4m3,mul,e4m3,1,0,300,0.2,nan\ndot_mxfp8,dot,mxfp8_e4m3,32,0,700,0.7,0.03\n")
+    new.write_text(header + "mac_e4m3,mac,e4m3,1,0,1900,1.4,0.04\ndot_e4m3_p,dot,e4m3,4,2,1000,1.0,0.04\n")
     costs = _cost_rows(old, new)
     assert costs["e4m3"]["unit"] == "mac_e4m3" and costs["e4m3"]["area_per_op_um2"] == "1900"  # stage-0 rows only
     assert costs["mxfp8_e4m3"]["unit"] == "dot_mxfp8"  # kept from the snapshot
-    assert _cost_rows(old)["e4m3"]["unit"] == "dot_e4m3"  # the most parallel unit wins
+    assert _cost_rows(old)["e4m3"]["unit"] == "dot_e4m3"  # the most parallel accumulating unit wins

@@ -34,7 +34,8 @@ def family(fmt_name: str) -> str:
 
 
 def _accumulating(rows):
-    return [r for r in rows if r["kind"] not in ("mul", "add")]
+    """Rows of units that accumulate dot products (those with a dot-product quality)."""
+    return [r for r in rows if math.isfinite(float(r["dot64_rel_error"]))]
 
 
 def pareto(rows: list[dict], x: str, y: str) -> list[dict]:
@@ -54,20 +55,20 @@ def latest_peaks(folder: Path = ROOT / "results" / "h100") -> tuple[dict, str] |
 
 
 def _gpu_rows(rows: list[dict]) -> dict[str, dict]:
-    """Per format, the unit to set against the GPU: the tensor-core step if bf16 and every GPU format
-    have one of the same width, else the one-lane MAC."""
-    def pick(kind):
+    """Per format, the unit to set against the GPU: the tensor-core step (the GPU's own structure) if bf16
+    and every GPU format have one of the same width, else the one-lane accumulating unit (the MAC)."""
+    def pick(keep):
         found = {}
-        for r in rows:
-            if r["kind"] == kind and int(r["stages"]) == 0 and (kind != "mac" or int(r["lanes"]) == 1):
+        for r in _accumulating(rows):
+            if int(r["stages"]) == 0 and keep(r):
                 found.setdefault(r["format"], r)
         return found
 
-    cores = pick("tensorcore")
+    cores = pick(lambda r: r["kind"] == "tensorcore")
     wanted = {"bf16", *gpu_modes().values()}
     if wanted <= set(cores) and len({int(cores[f]["lanes"]) for f in wanted}) == 1:
         return cores
-    return pick("mac")
+    return pick(lambda r: int(r["lanes"]) == 1)
 
 
 def gpu_rank(rows: list[dict], peaks: dict) -> list[dict]:
