@@ -1,97 +1,107 @@
-"""Synthesis of a unit's Verilog to the generic gate set with Debian's yosys (0.23).
+"""Synthesis of a unit to a technology's cells (yosys 0.70 with ABC, through pyosys).
 
-``synth -flatten``, flip-flops legalised to plain positive-edge D flip-flops
-(synchronous resets become gates in front of D), ABC mapping to
-:data:`hw.models.cells.GATE_SET`, unused wires purged, nets renamed ``_N_``
-so that the gate-level Verilog and the JSON netlist name them alike.
-Reports cell counts, ``stat -tech cmos`` transistors and ``ltp -noff`` depth
-(the longest chain of gates between registers and ports).
+The flow (:data:`SCRIPT`): ``synth -flatten``; flip-flops legalised to plain
+positive-edge D flip-flops (synchronous resets and load enables become gates
+in front of D) and mapped to the library's own (``dfflibmap``); combinational
+logic mapped by ABC to the library's usable cells with the clock period as
+its delay target, buffering and gate sizing (``abc -liberty -D``, the script
+below: yosys's default script ignores the target).  ``retime=True`` passes the
+flip-flops through ABC too (``abc -dff``), whose ``dretime`` moves them to
+balance the stages (delay-optimal retiming), then maps them; this is how a
+pipelined unit's registers are placed for a clock
+(:mod:`hw.models.pipelining`).  Reports cells by type, area (total,
+combinational, registers) from the library, the gate-level Verilog and the
+JSON netlist (nets renamed ``_N_`` in both).
 """
 
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cells import CELLS, GATE_SET, NAND2_UM2
+from .technology import Technology
+from .yosys import YosysError, run_script
 
-__all__ = ["Netlist", "synthesize", "yosys_path", "SCRIPT"]
+__all__ = ["Netlist", "synthesize", "cell_models", "SCRIPT", "ABC_SCRIPT", "DEFAULT_BUDGET_S"]
 
-SCRIPT = """read_verilog -sv unit.v
+#: ABC: structural choices, then delay-targeted mapping ({D}: the period in ps), buffering and sizing.
+ABC_SCRIPT = ("+strash;ifraig;scorr;dc2;dretime;strash;&get,-n;&dch,-f;&nf,{D};&put;"
+              "buffer,-p;upsize,{D};dnsize,{D};stime,-p")
+SCRIPT = """read_liberty -lib {lib}
+read_verilog -sv unit.v
 hierarchy -top {top}
 synth -flatten -top {top}
 dfflegalize -cell $_DFF_P_ 01
-abc -g {gates}
+{map}
 opt_clean -purge
+setundef -zero
 rename -enumerate
-tee -o stat.txt stat -tech cmos
-tee -o ltp.txt ltp -noff
+tee -q -o stat.txt stat -liberty {lib}
 write_json netlist.json
-write_verilog -noattr gates.v
+write_verilog -noattr -noexpr gates.v
 """
-
-
-def yosys_path() -> str | None:
-    """The ``yosys`` executable on PATH, or None."""
-    return shutil.which("yosys")
+_MAP = "dfflibmap -liberty {lib}\nabc -liberty {lib} -D {ps} -script {abc}"
+_MAP_RETIMED = "abc -dff -liberty {lib} -D {ps} -script {abc}\ndfflibmap -liberty {lib}\nabc -liberty {lib} -D {ps} -script {abc}"
+#: Seconds one synthesis may take before it is stopped (see :func:`synthesize`).
+DEFAULT_BUDGET_S = 900
 
 
 @dataclass
 class Netlist:
-    """A unit mapped to library cells: counts, transistors, depth, and the gate-level netlist."""
+    """A unit mapped to a technology's cells: cell counts, areas, the gate-level Verilog and JSON module."""
 
     top: str
+    technology: str
+    period_ns: float
+    retimed: bool
     cells: Counter
-    transistors: int
-    depth: int
+    area_um2: float
+    register_area_um2: float
+    flops: int
     verilog: str = field(repr=False)
     module: dict = field(repr=False)
-
-    @property
-    def area_um2(self) -> float:
-        return sum(CELLS[gate].area_um2 * n for gate, n in self.cells.items())
-
-    @property
-    def register_area_um2(self) -> float:
-        return CELLS["$_DFF_P_"].area_um2 * self.cells.get("$_DFF_P_", 0)
 
     @property
     def comb_area_um2(self) -> float:
         return self.area_um2 - self.register_area_um2
 
-    @property
-    def gate_equivalents(self) -> float:
-        return self.area_um2 / NAND2_UM2
 
+def synthesize(verilog: str, top: str, tech: Technology, period_ns: float, retime: bool = False,
+               budget_s: float = DEFAULT_BUDGET_S) -> Netlist:
+    """Map ``verilog`` (module ``top``) to ``tech``'s cells for a clock of ``period_ns``.
 
-def synthesize(verilog: str, top: str) -> Netlist:
-    """Map ``verilog`` (module ``top`` and what it instantiates) to library cells; RuntimeError if yosys fails."""
-    yosys = yosys_path()
-    if yosys is None:
-        raise RuntimeError("yosys is not installed (apt-get install yosys; `make sysdeps` does it)")
+    YosysError (a RuntimeError) if yosys fails or runs past ``budget_s``;
+    every file it makes is removed on every exit path.
+    """
+    lib = tech.liberty()
+    mapping = (_MAP_RETIMED if retime else _MAP).format(lib=lib, ps=round(period_ns * 1000), abc=ABC_SCRIPT)
     with tempfile.TemporaryDirectory(prefix="hw-synth-") as tmp:
         work = Path(tmp)
         (work / "unit.v").write_text(verilog)
-        (work / "synth.ys").write_text(SCRIPT.format(top=top, gates=GATE_SET))
-        run = subprocess.run([yosys, "-q", "-l", "synth.log", "synth.ys"], cwd=work, capture_output=True, text=True)
-        if run.returncode != 0:
-            log = (work / "synth.log").read_text() if (work / "synth.log").exists() else run.stderr
-            raise RuntimeError(f"yosys failed on {top}: {log.strip().splitlines()[-1] if log.strip() else run.returncode}")
-        stat = (work / "stat.txt").read_text()
-        ltp = (work / "ltp.txt").read_text()
+        run_script(SCRIPT.format(lib=lib, top=top, map=mapping), work, top, budget_s)
         module = json.loads((work / "netlist.json").read_text())["modules"][top]
-        verilog_out = (work / "gates.v").read_text()
+        gates = (work / "gates.v").read_text()
     cells = Counter(cell["type"] for cell in module["cells"].values())
-    unknown = set(cells) - set(CELLS)
+    unknown = sorted(set(cells) - set(tech.cells))
     if unknown:
-        raise RuntimeError(f"{top}: yosys left cells outside the library: {sorted(unknown)}")
-    transistors = re.search(r"Estimated number of transistors:\s+(\d+)", stat)
-    depth = re.search(r"\(length=(\d+)\)", ltp)
-    return Netlist(top, cells, int(transistors.group(1)) if transistors else 0,
-                   int(depth.group(1)) if depth else 0, verilog_out, module)
+        raise YosysError(f"{top}: yosys left cells outside {tech.name}: {unknown}")
+    area = sum(tech.cells[t].area_um2 * n for t, n in cells.items())
+    flops = {t: n for t, n in cells.items() if tech.cells[t].sequential}
+    return Netlist(top, tech.name, period_ns, retime, cells, area,
+                   sum(tech.cells[t].area_um2 * n for t, n in flops.items()), sum(flops.values()), gates, module)
+
+
+def cell_models(tech: Technology) -> str:
+    """Verilog simulation models of the technology's usable cells, from their Liberty functions (cached)."""
+    path = tech.liberty().with_name("cells_sim.v")
+    if not path.exists():
+        with tempfile.TemporaryDirectory(prefix="hw-cells-") as tmp:
+            run_script(f"read_liberty -ignore_miss_func -ignore_miss_dir {tech.liberty()}\n"
+                       "proc\nopt_clean\nwrite_verilog -noattr cells_sim.v\n", Path(tmp), f"{tech.name} cells", 600)
+            tmp_out = path.with_suffix(".tmp")
+            tmp_out.write_text((Path(tmp) / "cells_sim.v").read_text())
+            tmp_out.replace(path)
+    return path.read_text()
