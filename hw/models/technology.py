@@ -9,7 +9,8 @@ with the `liberty-parser` package and keeps what the cost flow needs:
   x voltage unit squared), leakage in nW; the nominal voltage;
 * per cell: area (um^2), leakage (``cell_leakage_power``), pins (direction,
   capacitance, clock flag, function), the internal-power tables of every
-  (pin, related pin) as :class:`PowerTable`, and whether synthesis may use it;
+  (pin, related pin) and the delay of every arc as :class:`Table`, the
+  flip-flop description (:class:`Flop`), and whether synthesis may use it;
 * the library's wire-load model (``default_wire_load``, else its first
   ``wire_load``) or, where it has none, :data:`FALLBACK_WIRE`;
 * the FO4 transition time of its smallest inverter, the slew at which the
@@ -42,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Technology", "CellData", "Pin", "PowerTable", "WireLoad", "get", "names", "NAMED", "FALLBACK_WIRE",
+__all__ = ["Technology", "CellData", "Pin", "Table", "Flop", "WireLoad", "truth_table", "get", "names", "NAMED", "FALLBACK_WIRE",
            "DEFAULT", "TechnologyError"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,7 @@ NAMED = {
 }
 DEFAULT = "osu018"
 #: Parser and model revision: part of the cache key of a parsed library.
-_REVISION = 2
+_REVISION = 4
 
 
 class TechnologyError(ValueError):
@@ -100,18 +101,24 @@ class WireLoad:
 
 
 @dataclass(frozen=True)
-class PowerTable:
-    """Internal energy (pJ) per output (or input) transition, rise and fall, over input slew (ns) and load (fF)."""
+class Table:
+    """A Liberty table pair (rise, fall) over input slew (ns) and load (fF): internal energy (pJ) per
+    transition, a delay (ns) or a constraint (ns)."""
 
     slew: tuple[float, ...]
     load: tuple[float, ...]
     rise: np.ndarray = field(repr=False)
     fall: np.ndarray = field(repr=False)
 
-    def energy(self, slew_ns: float, load_ff: float) -> float:
-        """Mean of rise and fall energy at one slew and load (bilinear, clamped to the table)."""
+    def mean(self, slew_ns: float, load_ff: float) -> float:
+        """Mean of rise and fall at one slew and load (linear interpolation, clamped to the table)."""
         return 0.5 * (_interpolate(self.rise, self.slew, self.load, slew_ns, load_ff)
                       + _interpolate(self.fall, self.slew, self.load, slew_ns, load_ff))
+
+    def worst(self, slew_ns: float, load_ff: float) -> float:
+        """The larger of rise and fall."""
+        return max(_interpolate(self.rise, self.slew, self.load, slew_ns, load_ff),
+                   _interpolate(self.fall, self.slew, self.load, slew_ns, load_ff))
 
 
 def _interpolate(table: np.ndarray, xs, ys, x: float, y: float) -> float:
@@ -133,8 +140,23 @@ class Pin:
 
 
 @dataclass(frozen=True)
+class Flop:
+    """A plain positive-edge D flip-flop: its clock, data and output pin, whether that output is inverted, the
+    clock-to-output delay table and the setup time (ns, at the FO4 slew)."""
+
+    clock: str
+    d: str
+    q: str
+    inverted: bool
+    clk_to_q: Table
+    setup_ns: float
+
+
+@dataclass(frozen=True)
 class CellData:
-    """One library cell (see the module docstring); ``power`` maps (pin, related pin or "") to its table."""
+    """One library cell (see the module docstring).  ``power`` maps (pin, related pin or "") to its internal
+    energy table; ``delay`` maps (output pin, input pin) to its propagation-delay table (ns); ``flop`` is
+    set for a plain positive-edge D flip-flop."""
 
     name: str
     area_um2: float
@@ -144,6 +166,12 @@ class CellData:
     sequential: bool
     usable: bool
     why_not: str = ""
+    delay: dict = field(default_factory=dict)
+    flop: Flop | None = None
+
+    @property
+    def inputs(self) -> list[str]:
+        return [p.name for p in self.pins.values() if p.direction == "input"]
 
     @property
     def outputs(self) -> list[str]:
@@ -181,6 +209,34 @@ class Technology:
             return self.wire_load.cap_ff_per_length * self.wire_load.length(fanout)
         pitch = math.sqrt(self.inverter_area)
         return FALLBACK_WIRE.ff_per_um * FALLBACK_WIRE.pitches * fanout * pitch
+
+    def gate(self, table: tuple[int, ...]) -> tuple[str, list[str], str]:
+        """(cell, its input pins in the order of ``table``'s inputs, output pin) of the smallest usable
+        combinational cell computing ``table`` (see :func:`truth_table`); TechnologyError if there is none."""
+        import itertools
+
+        inputs = (len(table) - 1).bit_length()
+        found = []
+        for cell in self.cells.values():
+            outputs = [self.cells[cell.name].pins[o] for o in cell.outputs]
+            if not cell.usable or cell.sequential or len(outputs) != 1 or outputs[0].function is None \
+                    or len(cell.inputs) != inputs:
+                continue
+            for order in itertools.permutations(cell.inputs):
+                if truth_table(outputs[0].function, list(order)) == table:
+                    found.append((cell.area_um2, cell.name, list(order), outputs[0].name))
+                    break
+        if not found:
+            raise TechnologyError(f"{self.name}: no usable cell computes the truth table {table}")
+        return min(found)[1:]
+
+    @property
+    def flop(self) -> CellData:
+        """The smallest usable plain positive-edge D flip-flop."""
+        flops = [c for c in self.cells.values() if c.usable and c.flop is not None]
+        if not flops:
+            raise TechnologyError(f"{self.name}: no usable plain positive-edge D flip-flop")
+        return min(flops, key=lambda c: (c.area_um2, c.flop.inverted))
 
     def describe(self) -> str:
         wire = f"wire load {self.wire_load.name}" if self.wire_load else "fallback wire load"
@@ -323,7 +379,8 @@ def _wire_load(lib, cap_ff: float) -> WireLoad | None:
 
 def _table(group, templates, time_ns, cap_ff, scale):
     """(slew index ns, load index fF, values * scale with one row per slew) of a Liberty table group, whatever
-    order its template gives the variables."""
+    order its template gives the variables; an axis other than slew and load (a constraint's constrained-pin
+    transition) is read at its middle."""
     template = templates.get(_strip(group.args[0])) if group.args else None
     axes, indices = [], []
     for i in (1, 2):
@@ -331,10 +388,15 @@ def _table(group, templates, time_ns, cap_ff, scale):
         index = group.get(f"index_{i}") or (template.get(f"index_{i}") if template is not None else None)
         if index is None:
             continue
-        axes.append("slew" if "transition" in variable else "load" if "capacitance" in variable else "other")
+        axes.append("other" if "constrained" in variable else "slew" if "transition" in variable or not variable
+                    else "load" if "capacitance" in variable else "other")
         indices.append(_numbers(index))
-    values = np.atleast_2d(np.asarray(group.get_array("values"), dtype=float)) * scale
+    values = np.asarray(group.get_array("values"), dtype=float) * scale
     values = values.reshape(len(indices[0]), -1) if indices else values.reshape(1, 1)
+    if len(axes) == 2 and axes[1] == "other":
+        values, axes, indices = values[:, [values.shape[1] // 2]], axes[:1], indices[:1]
+    if axes and axes[0] == "other":
+        values, axes, indices = values[[values.shape[0] // 2], :].T, axes[1:], indices[1:]
     if axes and axes[0] == "load":
         values = values.T
     found = dict(zip(axes, indices))
@@ -358,7 +420,7 @@ def _cell(cell, templates, time_ns, cap_ff, leak_nw, energy_pj, dont_use):
     groups = cell.get_groups("pin")
     for bus in cell.get_groups("bus"):
         groups += bus.get_groups("pin")
-    timing = None
+    timing, delay, setup = None, {}, {}
     for pin in groups:
         for pin_name in pin.args:
             pname = _strip(pin_name)
@@ -375,7 +437,17 @@ def _cell(cell, templates, time_ns, cap_ff, leak_nw, energy_pj, dont_use):
                 rise = tables.get("rise_power") or tables.get("power")
                 fall = tables.get("fall_power") or rise
                 for r in related.split() or [""]:
-                    power[(pname, r)] = PowerTable(rise[0], rise[1], rise[2], fall[2])
+                    power[(pname, r)] = Table(rise[0], rise[1], rise[2], fall[2])
+            for t in pin.get_groups("timing"):
+                kind = _strip(t.get("timing_type", "combinational"))
+                tables = {g.group_name: _table(g, templates, time_ns, cap_ff, time_ns) for g in t.groups}
+                for related in _strip(t.get("related_pin", "")).split():
+                    if direction == "output" and "cell_rise" in tables and "cell_fall" in tables and kind in (
+                            "combinational", "rising_edge", "combinational_rise", "combinational_fall"):
+                        rise, fall = tables["cell_rise"], tables["cell_fall"]
+                        delay[(pname, related)] = Table(rise[0], rise[1], rise[2], fall[2])
+                    elif kind == "setup_rising" and "rise_constraint" in tables:
+                        setup[pname] = tables
             if direction == "output" and function in ("!A", "(!A)", "A'", "(A')") and len(groups) == 2 and not why:
                 timing = [(_strip(t.get("related_pin", "")), {g.group_name: _table(g, templates, time_ns, cap_ff, time_ns)
                                                                for g in t.groups})
@@ -394,8 +466,33 @@ def _cell(cell, templates, time_ns, cap_ff, leak_nw, energy_pj, dont_use):
         states = [float(g.get("value", 0.0)) for g in cell.get_groups("leakage_power")]
         leakage = sum(states) / len(states) if states else 0.0
     data = CellData(name, float(area or 0.0), float(leakage) * leak_nw, pins, power,
-                    sequential, not why, why)
+                    sequential, not why, why, delay, _flop(cell, pins, delay, setup))
     return data, timing
+
+
+def _flop(cell, pins: dict, delay: dict, setup: dict) -> Flop | None:
+    """The cell as a plain positive-edge D flip-flop (no set, reset or enable), or None."""
+    ffs = cell.get_groups("ff")
+    if len(ffs) != 1 or ffs[0].get("clear") is not None or ffs[0].get("preset") is not None:
+        return None
+    ff = ffs[0]
+    clock, state = _strip(ff.get("clocked_on", "")), _strip(ff.get("next_state", ""))
+    names = [_strip(a) for a in ff.args]
+    inputs = [p for p in pins.values() if p.direction == "input"]
+    if clock not in pins or state not in pins or len(inputs) != 2:
+        return None
+    for q in (p for p in pins.values() if p.direction == "output"):
+        if q.function in (names[0], f"({names[0]})") or (len(names) > 1 and q.function in (names[1], f"({names[1]})")):
+            inverted = q.function.strip("()") != names[0]
+            if (q.name, clock) not in delay or state not in setup:
+                return None
+            s = setup[state]["rise_constraint"]
+            fall = setup[state].get("fall_constraint", s)
+            setup_table = Table(s[0], s[1], s[2], fall[2])
+            slew = s[0][len(s[0]) // 2] if len(s[0]) > 1 else 0.0
+            return Flop(clock, state, q.name, inverted, delay[(q.name, clock)],
+                        max(setup_table.worst(slew, 0.0), 0.0))
+    return None
 
 
 def _fo4_slew(tech: Technology, inverter: CellData, timing) -> float:
@@ -432,9 +529,72 @@ def _merged_liberty(texts: list[str], usable: set[str]) -> str:
 
 def _group_end(text: str, brace: int) -> int:
     """Index after the ``}`` that closes the ``{`` at ``brace`` (Liberty strings hold no braces)."""
-    depth, i = 0, brace
+    depth = 0
     for m in re.compile(r"[{}]").finditer(text, brace):
         depth += 1 if m.group() == "{" else -1
         if depth == 0:
             return m.end()
     raise TechnologyError("unbalanced braces in a Liberty cell group")
+
+
+def truth_table(function: str, inputs: list[str]) -> tuple[int, ...]:
+    """Output of a Liberty boolean ``function`` for every assignment of ``inputs`` (input 0 the LSB of the index).
+
+    Operators: ``!`` and postfix ``'`` (not), ``&``, ``*`` and juxtaposition (and), ``+`` and ``|`` (or),
+    ``^`` (xor), parentheses, constants 0 and 1.
+    """
+    tokens = re.findall(r"[A-Za-z_][\w\[\]]*|[01]|[!'&*+|^()]", function)
+
+    def evaluate(env):
+        pos = 0
+
+        def peek():
+            return tokens[pos] if pos < len(tokens) else None
+
+        def take():
+            nonlocal pos
+            pos += 1
+            return tokens[pos - 1]
+
+        def atom():
+            token = take()
+            if token == "!":
+                value = not atom()
+            elif token == "(":
+                value = disjunction()
+                take()
+            elif token in ("0", "1"):
+                value = token == "1"
+            else:
+                value = env[token]
+            while peek() == "'":
+                take()
+                value = not value
+            return value
+
+        def conjunction():
+            value = atom()
+            while peek() is not None and peek() not in ("+", "|", "^", ")"):
+                if peek() in ("&", "*"):
+                    take()
+                value = atom() and value
+            return value
+
+        def exclusive():
+            value = conjunction()
+            while peek() == "^":
+                take()
+                value = conjunction() != value
+            return value
+
+        def disjunction():
+            value = exclusive()
+            while peek() in ("+", "|"):
+                take()
+                value = exclusive() or value
+            return value
+
+        return disjunction()
+
+    return tuple(int(evaluate({name: bool(i >> k & 1) for k, name in enumerate(inputs)}))
+                 for i in range(1 << len(inputs)))

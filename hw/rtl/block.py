@@ -78,7 +78,7 @@ class BlockDotUnit(Unit):
     def elaborate(self, platform):
         m = Module()
         fmt = self.fmt
-        pipe = Pipeline(m, self.stages, ["product", "sum"], self.valid_in)
+        pipe = Pipeline(m, self, ["product", "sum"])
         m.submodules.unpack_acc = unpack_acc = Unpack(self.acc)
         m.submodules.unpack_a_scale = sa = _scale_decoder(fmt.scale)
         m.submodules.unpack_b_scale = sb = _scale_decoder(fmt.scale)
@@ -149,7 +149,7 @@ class QuantUnit(Unit):
     def elaborate(self, platform):
         m = Module()
         fmt, src = self.fmt, self.source
-        pipe = Pipeline(m, self.stages, ["scale"], self.valid_in)
+        pipe = Pipeline(m, self, ["scale"])
         lanes = list(self.a)
         exp_ones = ((1 << src.exp_bits) - 1) << src.man_bits
         special = Signal()

@@ -22,7 +22,8 @@ class Unit(wiring.Component):
     ``kind`` names the unit kind (the registry key); ``fmt`` is the operand
     format.  A unit with ``stages = 0`` is combinational; otherwise it has
     Amaranth's ``clk`` and ``rst`` (synchronous, active high) and a latency of
-    ``stages`` cycles with one result per cycle.
+    ``stages`` cycles with one result per cycle.  ``retimed`` units (name
+    suffix ``r``) keep every register at the output, for retiming.
     """
 
     kind: str
@@ -33,6 +34,7 @@ class Unit(wiring.Component):
         if not isinstance(stages, int) or isinstance(stages, bool) or stages < 0:
             raise ValueError(f"stages must be a non-negative integer, not {stages!r}")
         self.fmt, self.lanes, self.stages = fmt, lanes, stages
+        self.retimed = False  # set by build_unit(..., retimed=True): see hw.rtl.pipeline.Pipeline
         self.out_port = out_port
         super().__init__({**inputs, "valid_in": In(1), out_port: Out(out_width), "valid_out": Out(1)})
 
@@ -47,7 +49,7 @@ class Unit(wiring.Component):
     @property
     def default_name(self) -> str:
         """Module name that encodes the unit's parameters, e.g. ``mac_e4m3_fp32_s2``."""
-        return "_".join([self.kind, *self.name_parts(), f"s{self.stages}"])
+        return "_".join([self.kind, *self.name_parts(), f"s{self.stages}" + ("r" if self.retimed else "")])
 
 
 def operand_ports(fmt: Format, lanes: int, fmt_b: Format | None = None) -> dict:

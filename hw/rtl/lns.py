@@ -26,7 +26,7 @@ class LNSMulUnit(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        pipe = Pipeline(m, self.stages, [], self.valid_in)
+        pipe = Pipeline(m, self, [])
         m.submodules.mul = mul = LNSMul(self.fmt)
         m.d.comb += [mul.a.eq(self.a[0]), mul.b.eq(self.b[0])]
         out, valid = pipe.output(mul.product)
@@ -45,7 +45,7 @@ class LNSLinearUnit(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        pipe = Pipeline(m, self.stages, [], self.valid_in)
+        pipe = Pipeline(m, self, [])
         m.submodules.convert = convert = LogToLinear(self.fmt)
         m.d.comb += convert.a.eq(self.a)
         out, valid = pipe.output(convert.linear.as_unsigned())
@@ -80,7 +80,7 @@ class LNSMacUnit(Unit):
     def elaborate(self, platform):
         m = Module()
         fmt = self.fmt
-        pipe = Pipeline(m, self.stages, ["product", "sum"], self.valid_in)
+        pipe = Pipeline(m, self, ["product", "sum"])
         products = []
         for i in range(self.lanes):
             m.submodules[f"mul{i}"] = mul = LNSMul(fmt)

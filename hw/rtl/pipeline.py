@@ -1,4 +1,4 @@
-"""Pipeline registers placed at a unit's natural cut points."""
+"""Pipeline registers placed at a unit's natural cut points, or all at its output for retiming."""
 
 from __future__ import annotations
 
@@ -8,31 +8,43 @@ __all__ = ["Pipeline"]
 
 
 class Pipeline:
-    """Registers a datapath's values at chosen cut points, with a valid bit alongside.
+    """Registers a unit's datapath values at chosen cut points, with a valid bit alongside.
 
     ``cuts`` names the unit's internal cut points in the order they are filled
-    as ``stages`` grows; the output always gets the first register and every
-    stage beyond the internal cuts adds one more at the output, so the latency
-    is exactly ``stages`` cycles and the throughput one result per cycle.
-    Data registers load only when their valid bit is set (no toggling while idle).
+    as ``unit.stages`` grows; the output always gets the first register and
+    every stage beyond the internal cuts adds one more at the output, so the
+    latency is exactly ``stages`` cycles and the throughput one result per
+    cycle.  Data registers load only when their valid bit is set (no toggling
+    while idle).
+
+    A ``retimed`` unit instead puts every stage at the output, with data
+    registers that load every cycle and have no reset (the valid bits keep
+    theirs): the form a synthesis tool's retiming can move into the logic to
+    balance the stages for a clock (:mod:`hw.models.pipelining`).
     """
 
-    def __init__(self, m, stages: int, cuts: list[str], valid):
+    def __init__(self, m, unit, cuts: list[str]):
+        stages = unit.stages
         if not isinstance(stages, int) or stages < 0:
             raise ValueError(f"stages must be a non-negative integer, not {stages!r}")
         self.m = m
-        internal = max(0, min(stages - 1, len(cuts)))
+        self.retimed = unit.retimed
+        internal = 0 if self.retimed else max(0, min(stages - 1, len(cuts)))
         self.active = set(cuts[:internal])
         self.output_stages = stages - internal
-        self.valid = valid
+        self.valid = unit.valid_in
 
     def _register(self, name, values):
         regs = []
         valid = Signal(name=f"{name}_valid")
         for i, v in enumerate(values):
-            reg = Signal.like(v, name=f"{name}_r{i}")
-            with self.m.If(self.valid):
+            if self.retimed:
+                reg = Signal.like(v, name=f"{name}_r{i}", reset_less=True)
                 self.m.d.sync += reg.eq(v)
+            else:
+                reg = Signal.like(v, name=f"{name}_r{i}")
+                with self.m.If(self.valid):
+                    self.m.d.sync += reg.eq(v)
             regs.append(reg)
         self.m.d.sync += valid.eq(self.valid)
         self.valid = valid

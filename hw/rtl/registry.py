@@ -116,12 +116,13 @@ def default_kind(fmt: Format) -> str:
     raise ValueError(f"no default unit for {fmt.name}")
 
 
-def build_unit(kind: str, fmt: Format, *, stages: int = 0, **options):
+def build_unit(kind: str, fmt: Format, *, stages: int = 0, retimed: bool = False, **options):
     """The ``kind`` unit for operand format ``fmt`` with ``stages`` pipeline registers.
 
-    ``options`` (``None``/``False`` meaning "not given") must be ones the kind
-    takes (:data:`OPTIONS`); every error is a ValueError of one line naming the
-    valid choices.
+    ``retimed`` puts every register at the output for a synthesis tool to
+    retime (:class:`~hw.rtl.pipeline.Pipeline`).  ``options`` (``None``/``False``
+    meaning "not given") must be ones the kind takes (:data:`OPTIONS`); every
+    error is a ValueError of one line naming the valid choices.
     """
     record = get_kind(kind)
     if family(fmt) not in record.families:
@@ -137,7 +138,11 @@ def build_unit(kind: str, fmt: Format, *, stages: int = 0, **options):
             takes = [k.name for k in _KINDS.values() if name in k.options]
             raise ValueError(f"{name} ({OPTIONS[name]}) applies to {', '.join(takes)} units, not {kind}"
                              + (f"; a {kind} unit takes {', '.join(record.options)}" if record.options else ""))
-    return record.build(fmt, stages=stages, **given)
+    if retimed and stages == 0:
+        raise ValueError("a retimed unit needs stages >= 1 (its registers are what retiming moves)")
+    unit = record.build(fmt, stages=stages, **given)
+    unit.retimed = bool(retimed)
+    return unit
 
 
 def reference(unit, inputs: dict) -> dict:

@@ -61,7 +61,7 @@ class FusedDotUnit(Unit):
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
-        pipe = Pipeline(m, self.stages, ["product", "sum"], self.valid_in)
+        pipe = Pipeline(m, self, ["product", "sum"])
         m.submodules.unpack_acc = unpack_acc = Unpack(FP32)
         m.d.comb += unpack_acc.bits.eq(self.acc_in)
         products, product_shape = raw_products(m, self.fmt, self.a, self.b, self.fmt_b)

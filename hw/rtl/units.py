@@ -54,7 +54,7 @@ class MulUnit(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        pipe = Pipeline(m, self.stages, ["product"], self.valid_in)
+        pipe = Pipeline(m, self, ["product"])
         if isinstance(self.fmt, IntFormat):
             bits = int_products(m, self.fmt, self.a, self.b)[0]
         else:
@@ -83,7 +83,7 @@ class AddUnit(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        pipe = Pipeline(m, self.stages, ["sum"], self.valid_in)
+        pipe = Pipeline(m, self, ["sum"])
         if isinstance(self.fmt, IntFormat):
             total = Signal(self.fmt.bits)
             m.d.comb += total.eq(self.a[0] + self.b[0])
@@ -137,7 +137,7 @@ class DotUnit(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        pipe = Pipeline(m, self.stages, ["product", "sum"], self.valid_in)
+        pipe = Pipeline(m, self, ["product", "sum"])
         if isinstance(self.fmt, IntFormat):
             products = int_products(m, self.fmt, self.a, self.b)
             *products, acc = pipe.cut("product", *products, self.acc_in)
@@ -203,7 +203,7 @@ class ReadoutUnit(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        pipe = Pipeline(m, self.stages, ["raw"], self.valid_in)
+        pipe = Pipeline(m, self, ["raw"])
         m.submodules.quire = quire = QuireToRaw(self.acc)
         m.d.comb += quire.bits.eq(self.acc_in)
         out, valid = pipe.output(round_to(m, pipe.cut("raw", quire.raw), quire.raw_shape, self.fmt))
