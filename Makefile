@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine: `make demo` (the main job) and `make test`.
 # Both create .venv if absent and install what they need; `make test` (and
-# `make dse`) also install Debian's iverilog and yosys when missing and apt is usable.
+# `make dse`) also install Debian's iverilog, OpenSTA and the OSU 0.18 um cell library when missing and apt
+# is usable (synthesis runs on the PyPI pyosys package, installed into .venv).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -16,12 +17,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[torch,test]'
 	touch $@
 
+# Debian package : a file it installs (present = installed).
+SYSDEPS := iverilog:/usr/bin/iverilog opensta:/usr/bin/sta qflow-tech-osu018:/usr/share/qflow/tech/osu018/osu018_stdcells.lib
+
 sysdeps:
-	@for tool in iverilog yosys; do command -v $$tool >/dev/null && continue; \
+	@for dep in $(SYSDEPS); do pkg=$${dep%%:*}; file=$${dep#*:}; test -e $$file && continue; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get install -y -qq $$tool || (apt-get update -qq && apt-get install -y -qq $$tool)) >/dev/null 2>&1 \
-	      || echo "note: could not install $$tool; the tests that need it will be skipped"; \
-	  else echo "note: $$tool is missing (apt-get install $$tool); the tests that need it will be skipped"; fi; done
+	    (apt-get install -y -qq --no-install-recommends $$pkg || (apt-get update -qq && \
+	      apt-get install -y -qq --no-install-recommends $$pkg)) >/dev/null 2>&1 \
+	      || echo "note: could not install $$pkg; the tests that need it will be skipped"; \
+	  else echo "note: $$pkg is missing (apt-get install $$pkg); the tests that need it will be skipped"; fi; done
 
 demo: $(STAMP)
 	$(PY) -m hw.demo

@@ -1,10 +1,22 @@
-"""Area, depth and energy of units: synthesize, simulate the gate-level netlists, weigh their toggles.
+"""Area, timing and energy of a unit on a real cell library at a target clock.
 
-:func:`prepare` synthesizes one unit and makes its operand stream (the slow,
-parallel part); :func:`measure` simulates any number of prepared units in
-one Verilator build with toggle coverage and returns one cost row each.
-The gate-level simulation doubles as an equivalence check: a netlist whose
-outputs differ from the golden model's, in any bit, is rejected.
+``cost(unit, tech, freq_mhz)`` is the whole flow for one unit:
+
+1. **implement** (:func:`implement`): a combinational unit is pipelined for
+   the clock (:func:`hw.models.pipelining.pipeline_for_clock`: the latency is
+   chosen); a unit built with explicit ``stages`` keeps its registers and is
+   synthesized for the clock's period; either way OpenSTA reports the
+   critical path, the slack at the clock and the fmax;
+2. **workload**: the unit kind's realistic stream (:mod:`hw.rtl.workload`);
+3. **gate-level simulation** of the mapped netlist with the library's cell
+   models (cocotb + Verilator, toggle coverage of every net), which is also an
+   equivalence check: a netlist whose outputs differ from the golden model's,
+   in any bit, at its latency, is rejected;
+4. **energy** from the library (:mod:`hw.models.energy`): switching, internal,
+   clock and leakage energy per operation at the clock.
+
+:func:`prepare` (1-2, the slow part, parallel in a sweep) and :func:`measure`
+(3-4, many units in one Verilator build) split it for the sweep.
 """
 
 from __future__ import annotations
@@ -19,37 +31,71 @@ import numpy as np
 from ..rtl import default_name, get_kind, to_verilog
 from ..rtl.workload import TERMS, Workload
 from ..sim import Job, compare, simulate_many
-from . import cells, synth
-from .energy import read_toggles, switching_energy
-from .synth import Netlist, synthesize
+from . import synth, technology
+from .energy import energy, read_toggles
+from .pipelining import pipeline_for_clock
+from .sta import Timing, timing
+from .synth import DEFAULT_BUDGET_S, Netlist, cell_models, synthesize
+from .technology import Technology
 
-__all__ = ["Prepared", "prepare", "measure", "evaluate", "cost_key", "quality", "MODEL_VERSION"]
+__all__ = ["Implementation", "Prepared", "implement", "prepare", "measure", "cost", "cost_key", "quality",
+           "MODEL_VERSION"]
 
 #: Bumped whenever the flow or the workload changes in a way the key below cannot see.
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 
 
-def _technology() -> list:
-    """Every number of the cell data and the energy model that a cost depends on."""
-    return [[(c.gate, c.name, c.sites, c.input_ff, c.self_ff) for c in cells.CELLS.values()],
-            cells.VDD, cells.SITE_UM2, cells.WIRE_FF_PER_FANOUT, cells.OUTPUT_LOAD_FF, cells.FF_CLOCK_FF,
-            cells.GATE_SET]
-
-
-def cost_key(verilog: str, vectors: int, seed: int) -> str:
-    """Cache key of a unit's cost: its Verilog, the stream, the synthesis script, the technology data and the
-    energy model's constants (any change to one of them recomputes the unit)."""
-    text = json.dumps([MODEL_VERSION, vectors, seed, synth.SCRIPT, _technology()]) + verilog
+def cost_key(verilog: str, tech: Technology, freq_mhz: float, vectors: int, seed: int) -> str:
+    """Cache key of a unit's cost: its Verilog, the technology's content (every Liberty byte), the clock,
+    the stream, and the flow's scripts."""
+    text = json.dumps([MODEL_VERSION, tech.digest, freq_mhz, vectors, seed, synth.SCRIPT, synth.ABC_SCRIPT]) + verilog
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 @dataclass
+class Implementation:
+    """A unit mapped to a technology at a clock: the netlist, its timing and its latency in cycles."""
+
+    name: str
+    technology: str
+    freq_mhz: float
+    latency: int
+    netlist: Netlist = field(repr=False)
+    timing: Timing
+    note: str = ""
+    seconds: float = 0.0
+
+
+def _label(freq_mhz: float) -> str:
+    return f"{freq_mhz:g}".replace(".", "p") + "mhz"
+
+
+def implement(unit, tech: Technology, freq_mhz: float, budget_s: float = DEFAULT_BUDGET_S) -> Implementation:
+    """``unit`` on ``tech`` at ``freq_mhz`` (see the module docstring): pipelined for the clock if it is
+    combinational, else synthesized with its own registers."""
+    started = time.perf_counter()
+    if unit.stages == 0:
+        plan = pipeline_for_clock(unit, tech, freq_mhz, budget_s)
+        base = unit.default_name.removesuffix("_s0")
+        name = f"{base}_{_label(freq_mhz)}_{tech.name}"
+        netlist = plan.netlist
+        netlist.verilog = netlist.verilog.replace(f"module {netlist.top}(", f"module {name}(", 1)
+        netlist.top = name
+        return Implementation(name, tech.name, freq_mhz, plan.stages, netlist, plan.timing, plan.note,
+                              time.perf_counter() - started)
+    name = default_name(unit)
+    netlist = synthesize(to_verilog(unit, name), name, tech, 1000.0 / freq_mhz, budget_s=budget_s)
+    return Implementation(name, tech.name, freq_mhz, unit.stages, netlist, timing(netlist, tech, clocked=True),
+                          "", time.perf_counter() - started)
+
+
+@dataclass
 class Prepared:
-    """A synthesized unit with its workload and quality, ready for :func:`measure` (picklable)."""
+    """An implemented unit with its workload and quality, ready for :func:`measure` (picklable)."""
 
     name: str
     info: dict
-    netlist: Netlist = field(repr=False)
+    impl: Implementation = field(repr=False)
     work: Workload = field(repr=False)
     quality: float
     synth_s: float
@@ -58,35 +104,33 @@ class Prepared:
 def quality(unit, chains: int = 256, seed: int = 7) -> float:
     """Mean |dot - exact| / mean |exact| of ``chains`` 64-term Gaussian dot products through ``unit``'s golden
     model (its kind's workload); NaN for units that do not accumulate dot products."""
-    steps = max(1, round(TERMS / unit.lanes)) if hasattr(unit, "lanes") else 1
+    steps = max(1, round(TERMS / unit.lanes))
     work = get_kind(unit.kind).workload(unit, chains * steps, np.random.default_rng(seed))
     if work.exact is None:
         return float("nan")
     return float(np.mean(np.abs(work.result - work.exact)) / np.mean(np.abs(work.exact)))
 
 
-def prepare(unit, vectors: int = 2048, seed: int = 1) -> Prepared:
-    """Synthesize ``unit`` and draw its workload of about ``vectors`` steps."""
-    name = default_name(unit)
-    started = time.perf_counter()
-    netlist = synthesize(to_verilog(unit, name), name)
-    info = {"unit": name, "kind": unit.kind, "format": unit.fmt.name,
+def prepare(unit, tech: Technology, freq_mhz: float, vectors: int = 2048, seed: int = 1,
+            budget_s: float = DEFAULT_BUDGET_S) -> Prepared:
+    """Implement ``unit`` and draw its workload of about ``vectors`` steps."""
+    impl = implement(unit, tech, freq_mhz, budget_s)
+    info = {"unit": impl.name, "kind": unit.kind, "format": unit.fmt.name,
             "acc": getattr(getattr(unit, "acc", None), "name", ""), "stages": unit.stages}
     work = get_kind(unit.kind).workload(unit, vectors, np.random.default_rng(seed))
-    return Prepared(name, info, netlist, work, quality(unit), time.perf_counter() - started)
+    return Prepared(impl.name, info, impl, work, quality(unit), impl.seconds)
 
 
-def measure(units: list, prepared: list[Prepared], name: str = "cost") -> list[dict]:
-    """Cost rows of ``prepared`` (``units`` are the same units, for their ports), from one simulation.
-
-    A unit whose netlist disagrees with the golden model, or whose toggles
-    were not all seen, gets a row ``{"unit": name, "error": why}`` instead.
-    """
-    names = [p.netlist.top for p in prepared]
+def measure(units: list, prepared: list[Prepared], tech: Technology, name: str = "cost") -> list[dict]:
+    """Cost rows of ``prepared`` (all on ``tech``; ``units`` are the same units, for their ports), from one
+    gate-level simulation.  A unit whose netlist disagrees with the golden model, or whose toggles were
+    not all seen, gets a row ``{"unit": name, "error": why}`` instead."""
+    names = [p.name for p in prepared]
     if len(set(names)) != len(names):  # Verilator counts a module's toggles over all its instances
         raise ValueError(f"each module once per measurement, not {names}")
-    jobs = [Job(unit, p.work.inputs, copies=1, name=p.name, verilog=p.netlist.verilog, expected=p.work.expected)
-            for unit, p in zip(units, prepared)]
+    models = cell_models(tech)
+    jobs = [Job(unit, p.work.inputs, copies=1, name=p.name, verilog=p.impl.netlist.verilog, expected=p.work.expected,
+                latency=p.impl.latency, support=models) for unit, p in zip(units, prepared)]
     started = time.perf_counter()
     results = simulate_many(jobs, name=name, toggles=True)
     sim_s = (time.perf_counter() - started) / len(prepared)
@@ -98,29 +142,37 @@ def measure(units: list, prepared: list[Prepared], name: str = "cost") -> list[d
             rows.append({"unit": p.name, "error": "the synthesized netlist disagrees with the golden model: "
                                                   + "; ".join(str(w) for w in wrong)})
             continue
-        energy = switching_energy(p.netlist.module, toggles.get(f"harness.g{k}_copy[0].u", {}), p.work.vectors)
-        if energy.covered < 0.99:
-            rows.append({"unit": p.name, "error": f"toggles cover only {energy.covered:.1%} of the switched capacitance"})
+        impl, n = p.impl, p.impl.netlist
+        cycles = p.work.vectors + impl.latency
+        e = energy(n.module, tech, toggles.get(f"harness.g{k}_copy[0].u", {}), cycles, 1000.0 / impl.freq_mhz)
+        if e.covered < 0.99:
+            rows.append({"unit": p.name, "error": f"toggles cover only {e.covered:.1%} of the switched capacitance"})
             continue
-        n, ops = p.netlist, p.work.vectors * p.work.ops
+        ops = p.work.vectors * p.work.ops
+        t = impl.timing
         rows.append({
-            **p.info, "lanes": p.work.ops,
-            "cells": sum(n.cells.values()), "flops": n.cells.get("$_DFF_P_", 0), "transistors": n.transistors,
-            "gate_equivalents": round(n.gate_equivalents, 1), "area_um2": round(n.area_um2, 2),
+            **p.info, "lanes": p.work.ops, "tech": tech.name, "freq_mhz": impl.freq_mhz, "latency": impl.latency,
+            "met": t.met, "slack_ns": round(t.slack_ns, 4), "critical_ns": round(t.critical_ns, 4),
+            "fmax_mhz": round(t.fmax_mhz, 1),
+            "cells": sum(n.cells.values()), "flops": n.flops, "area_um2": round(n.area_um2, 2),
             "comb_area_um2": round(n.comb_area_um2, 2), "reg_area_um2": round(n.register_area_um2, 2),
-            "depth": n.depth, "area_per_op_um2": round(n.area_um2 / p.work.ops, 3),
-            "energy_per_op_pj": round(energy.total_pj / ops, 5),
-            "switching_pj_per_op": round(energy.switching_pj / ops, 5),
-            "clock_pj_per_op": round(energy.clock_pj / ops, 5),
-            "dot64_rel_error": p.quality, "vectors": p.work.vectors,
+            "area_per_op_um2": round(n.area_um2 / p.work.ops, 3),
+            "energy_per_op_pj": round(e.total_pj / ops, 6),
+            "switching_pj_per_op": round(e.switching_pj / ops, 6), "internal_pj_per_op": round(e.internal_pj / ops, 6),
+            "clock_pj_per_op": round(e.clock_pj / ops, 6), "leakage_pj_per_op": round(e.leakage_pj / ops, 6),
+            "dot64_rel_error": p.quality, "vectors": p.work.vectors, "note": impl.note,
             "synth_s": round(p.synth_s, 2), "sim_s": round(sim_s, 2),
         })
     return rows
 
 
-def evaluate(unit, vectors: int = 2048, seed: int = 1) -> dict:
-    """The cost row of one unit (see :func:`measure`); RuntimeError if its netlist fails the check."""
-    row = measure([unit], [prepare(unit, vectors, seed)], name=f"cost-{default_name(unit)}")[0]
+def cost(unit, tech: Technology | str = technology.DEFAULT, freq_mhz: float = 200.0, vectors: int = 2048,
+         seed: int = 1) -> dict:
+    """The cost row of one unit on ``tech`` (a Technology, a name or a Liberty path) at ``freq_mhz``;
+    RuntimeError if its netlist fails the gate-level check."""
+    tech = tech if isinstance(tech, Technology) else technology.get(tech)
+    prepared = prepare(unit, tech, freq_mhz, vectors, seed)
+    row = measure([unit], [prepared], tech, name=f"cost-{prepared.name}")[0]
     if "error" in row:
         raise RuntimeError(f"{row['unit']}: {row['error']}")
     return row

@@ -1,12 +1,25 @@
-"""Dynamic energy from measured toggles: Verilator's toggle coverage of a gate-level simulation.
+"""Energy per operation from the library: measured toggles weighed by Liberty's power data.
 
 :func:`read_toggles` reads the per-net 0->1 and 1->0 counts that Verilator
-writes when a harness is built with ``toggles=True`` (see :func:`sim.run.run_groups`);
-:func:`switching_energy` weighs each net's transitions by its switched
-capacitance (:mod:`hw.models.cells`) and adds the flip-flops' clock energy.
+writes for a gate-level simulation built with ``toggles=True`` (see
+:func:`hw.sim.simulate_many`); :func:`energy` turns them into energy at a
+clock:
+
+* **switching**: every transition of a net charges or discharges its load,
+  ``C V^2 / 2``; ``C`` is the input capacitance of every pin it drives (from
+  the library), the wire-load model's capacitance for that fan-out
+  (:meth:`~hw.models.technology.Technology.wire_cap_ff`) and, on an output
+  port, the D pin of a flip-flop of the library;
+* **internal**: every transition of a cell's output costs the energy of its
+  ``internal_power`` table at the FO4 slew and the net's load (the mean over
+  the arcs from its inputs, which toggle caused it not being known), and
+  every transition at an input pin that has its own table costs that;
+* **clock**: every flip-flop's clock pin rises and falls once per cycle: its
+  internal clock-pin energy twice plus ``C_clk V^2`` (an ideal clock: no tree);
+* **leakage**: the cells' ``cell_leakage_power`` times the cycles' duration.
+
 Zero-delay simulation: a net toggles at most once per input change, so
-glitches are not counted (real adders and multipliers glitch; the
-calibration against published figures shows what that leaves out).
+glitches are not counted (see the README for what they add on a few units).
 """
 
 from __future__ import annotations
@@ -15,9 +28,9 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .cells import CELLS, FF_CLOCK_FF, OUTPUT_LOAD_FF, VDD, WIRE_FF_PER_FANOUT
+from .technology import Technology
 
-__all__ = ["read_toggles", "net_capacitance", "switching_energy", "Energy"]
+__all__ = ["read_toggles", "net_loads", "energy", "Energy"]
 
 _POINT = re.compile(r"^(?P<name>[^\[:]+)(\[(?P<index>\d+)\])?:(0->1|1->0)$")
 
@@ -38,61 +51,97 @@ def read_toggles(coverage_path: str) -> dict[str, dict[tuple[str, int], int]]:
     return {instance: dict(nets) for instance, nets in toggles.items()}
 
 
-def net_capacitance(module: dict) -> dict[int, float]:
-    """Switched capacitance (fF) of every driven net bit of a yosys JSON module, by bit id.
+@dataclass
+class Load:
+    """What one net bit drives and is driven by."""
 
-    Driver self capacitance (none for input ports), the input pins it drives
-    (clock pins excluded), a wire load per pin, and a register's D pin on
-    every output port.
-    """
-    cap: dict[int, float] = defaultdict(float)
+    cap_ff: float = 0.0
+    driver: tuple | None = None          # (cell type, output pin) or None for an input port
+    input_tables: tuple = ()             # internal-energy tables of the input pins it drives
+
+
+def net_loads(module: dict, tech: Technology) -> dict[int, Load]:
+    """Per net bit of a mapped JSON module: switched capacitance (fF), driver and sink pins' tables."""
+    loads: dict[int, Load] = defaultdict(Load)
+    fanout: dict[int, int] = defaultdict(int)
+    d_cap = tech.flop.pins[tech.flop.flop.d].cap_ff
     for cell in module["cells"].values():
-        spec = CELLS[cell["type"]]
-        for port, bits in cell["connections"].items():
+        data = tech.cells[cell["type"]]
+        for pin, bits in cell["connections"].items():
             for bit in bits:
-                if isinstance(bit, str):
+                if not isinstance(bit, int):
                     continue
-                if cell["port_directions"][port] == "output":
-                    cap[bit] += spec.self_ff
-                elif port != "C":
-                    cap[bit] += spec.input_ff + WIRE_FF_PER_FANOUT
+                if cell["port_directions"][pin] == "output":
+                    loads[bit].driver = (cell["type"], pin)
+                elif not data.pins[pin].clock:
+                    loads[bit].cap_ff += data.pins[pin].cap_ff
+                    fanout[bit] += 1
+                    table = data.power.get((pin, ""))
+                    if table is not None:
+                        loads[bit].input_tables += (table,)
     for port in module["ports"].values():
         if port["direction"] == "output":
             for bit in port["bits"]:
-                if not isinstance(bit, str):
-                    cap[bit] += OUTPUT_LOAD_FF + WIRE_FF_PER_FANOUT
-    return dict(cap)
+                if isinstance(bit, int):
+                    loads[bit].cap_ff += d_cap
+                    fanout[bit] += 1
+    for bit, n in fanout.items():
+        loads[bit].cap_ff += tech.wire_cap_ff(n)
+    return dict(loads)
 
 
 @dataclass
 class Energy:
-    """Energy of a simulated stream (pJ): nets switching, flip-flop clocks, and how much of the netlist was seen."""
+    """Energy of a simulated stream (pJ) by component, and the share of switched capacitance whose toggles were seen."""
 
     switching_pj: float
+    internal_pj: float
     clock_pj: float
+    leakage_pj: float
     covered: float
 
     @property
     def total_pj(self) -> float:
-        return self.switching_pj + self.clock_pj
+        return self.switching_pj + self.internal_pj + self.clock_pj + self.leakage_pj
 
 
-def switching_energy(module: dict, toggles: dict[tuple[str, int], int], cycles: int) -> Energy:
-    """Energy of ``cycles`` clock cycles whose net transitions are ``toggles`` (from :func:`read_toggles`).
-
-    Each transition of a net costs ``C V^2 / 2``; every flip-flop switches
-    ``FF_CLOCK_FF`` twice per cycle (``V^2 C`` per cycle).  ``covered`` is the
-    share of the switched capacitance whose net had a toggle count.
-    """
-    cap = net_capacitance(module)
+def _bit_toggles(module: dict, toggles: dict) -> dict[int, int]:
+    """Toggle counts by net bit, through the module's net names."""
     per_bit: dict[int, int] = {}
     for name, net in module["netnames"].items():
         offset = net.get("offset", 0)
         for i, bit in enumerate(net["bits"]):
-            if not isinstance(bit, str) and (name, i + offset) in toggles:
+            if isinstance(bit, int) and (name, i + offset) in toggles:
                 per_bit[bit] = toggles[name, i + offset]
-    seen = sum(c for bit, c in cap.items() if bit in per_bit)
-    switched_ff = sum(cap[bit] * n for bit, n in per_bit.items() if bit in cap)
-    flops = sum(1 for cell in module["cells"].values() if cell["type"] == "$_DFF_P_")
-    return Energy(switched_ff * VDD ** 2 / 2 / 1000, flops * cycles * FF_CLOCK_FF * VDD ** 2 / 1000,
-                  seen / sum(cap.values()) if cap else 1.0)
+    return per_bit
+
+
+def energy(module: dict, tech: Technology, toggles: dict[tuple[str, int], int], cycles: int,
+           period_ns: float) -> Energy:
+    """Energy of ``cycles`` clock cycles of ``period_ns`` whose net transitions are ``toggles``."""
+    loads = net_loads(module, tech)
+    per_bit = _bit_toggles(module, toggles)
+    v2 = tech.voltage ** 2
+    switching = internal = 0.0
+    for bit, load in loads.items():
+        n = per_bit.get(bit, 0)
+        if not n:
+            continue
+        switching += n * load.cap_ff * v2 / 2 / 1000
+        if load.driver is not None:
+            cell, pin = load.driver
+            tables = [t for (out, related), t in tech.cells[cell].power.items() if out == pin]
+            if tables:
+                internal += n * sum(t.mean(tech.slew_ns, load.cap_ff) for t in tables) / len(tables)
+        internal += n * sum(t.mean(tech.slew_ns, 0.0) for t in load.input_tables)
+    clock = leakage_nw = 0.0
+    for cell in module["cells"].values():
+        data = tech.cells[cell["type"]]
+        leakage_nw += data.leakage_nw
+        for pin in data.pins.values():
+            if pin.clock and pin.direction == "input":
+                table = data.power.get((pin.name, ""))
+                clock += cycles * (2 * (table.mean(tech.slew_ns, 0.0) if table else 0.0) + pin.cap_ff * v2 / 1000)
+    seen = sum(load.cap_ff for bit, load in loads.items() if bit in per_bit)
+    total = sum(load.cap_ff for load in loads.values())
+    return Energy(switching, internal, clock, leakage_nw * cycles * period_ns * 1e-6, seen / total if total else 1.0)

@@ -260,7 +260,9 @@ def _emit(netlist, tech, level, cell_stage, stages, sinks):
     new_ports.update({name: {"direction": p["direction"], "bits": out_ports.get(name, p["bits"])}
                       for name, p in ports.items()})
     top = netlist.top
-    new_module = {"ports": new_ports, "cells": cells, "netnames": {}}
+    wires = {b for c in cells.values() for bits in c["connections"].values() for b in bits if isinstance(b, int)}
+    wires |= {b for p in new_ports.values() for b in p["bits"] if isinstance(b, int)}
+    new_module = {"ports": new_ports, "cells": cells, "netnames": {f"n{b}": {"bits": [b]} for b in sorted(wires)}}
     return _verilog(top, new_ports, cells), new_module, stages
 
 

@@ -66,7 +66,9 @@ class Job:
     Verilog (a gate-level netlist of it, say).  Array ports take ``(n,
     lanes)`` codes, others ``(n,)``; codes wider than 64 bits are Python ints.
     ``expected``, if given, is what :func:`hw.sim.verify` compares with
-    instead of the unit's golden reference.
+    instead of the unit's golden reference.  ``latency`` replaces the unit's
+    own (a netlist pipelined for a clock, say); ``support`` is Verilog the
+    module needs beside it (a library's cell models), included once per harness.
     """
 
     unit: object | None
@@ -75,6 +77,8 @@ class Job:
     name: str = ""
     verilog: str | None = None
     expected: dict | None = None
+    latency: int | None = None
+    support: str | None = None
     ports: list = field(default_factory=list, init=False)
     clocked: bool = field(default=False, init=False)
 
@@ -82,7 +86,8 @@ class Job:
         if self.unit is not None:
             self.name = self.name or self.unit.default_name
             self.ports = ports(self.unit)
-            self.clocked = self.unit.stages > 0
+            self.latency = self.unit.latency if self.latency is None else self.latency
+            self.clocked = self.latency > 0
         elif self.verilog is None:
             raise ValueError("a Job needs a unit or its Verilog")
         else:
@@ -132,7 +137,7 @@ def harness_verilog(jobs: list[Job], top: str = "harness") -> str:
     Each input port becomes ``g<k>_<port>`` (``copies`` times as wide); all
     outputs of a copy are concatenated, in signature order, into ``g<k>_out``.
     """
-    sources = list(dict.fromkeys(job.source() for job in jobs))  # a module once
+    sources = list(dict.fromkeys([job.support for job in jobs if job.support] + [job.source() for job in jobs]))
     decls = ["input wire clk", "input wire rst"]
     body = ["  genvar i;"]
     for k, job in enumerate(jobs):

@@ -88,7 +88,7 @@ def simulate_many(jobs: list[Job], sim: str = "verilator", seed: int = 1, name: 
     metas, arrays = [], {}
     for k, job in enumerate(jobs):
         meta = {"name": job.name, "copies": job.copies, "vectors": job.vectors, "out_width": job.out_width,
-                "max_latency": job.unit.latency if job.unit is not None else MAX_LATENCY, "inputs": []}
+                "max_latency": job.latency if job.latency is not None else MAX_LATENCY, "inputs": []}
         for port in job.input_ports:
             meta["inputs"].append({"port": port.name, "width": port.width})
             arrays[f"g{k}_inputs_{port.name}"] = store_codes(job.inputs[port.name], port.width, port.lanes)
