@@ -2,9 +2,10 @@
 
 ``cost(unit, tech, freq_mhz)`` is the whole flow for one unit:
 
-1. **implement** (:func:`implement`): a combinational unit is pipelined for
-   the clock (:func:`hw.models.pipelining.pipeline_for_clock`: the latency is
-   chosen); a unit built with explicit ``stages`` keeps its registers and is
+1. **implement** (:func:`implement`): a combinational unit (or an
+   accumulating MAC at its one-register depth) is pipelined for the clock
+   (:func:`hw.models.pipelining.pipeline_for_clock`: the latency is chosen);
+   a unit built with explicit ``stages`` keeps its registers and is
    synthesized for the clock's period; either way OpenSTA reports the
    critical path, the slack at the clock and the fmax;
 2. **workload**: the unit kind's realistic stream (:mod:`hw.rtl.workload`);
@@ -74,9 +75,9 @@ def implement(unit, tech: Technology, freq_mhz: float, budget_s: float = DEFAULT
     """``unit`` on ``tech`` at ``freq_mhz`` (see the module docstring): pipelined for the clock if it is
     combinational, else synthesized with its own registers."""
     started = time.perf_counter()
-    if unit.stages == 0:
+    if unit.stages == 0 or (get_kind(unit.kind).sequential and unit.stages == 1):
         plan = pipeline_for_clock(unit, tech, freq_mhz, budget_s)
-        base = unit.default_name.removesuffix("_s0")
+        base = unit.default_name.removesuffix(f"_s{unit.stages}")
         name = f"{base}_{_label(freq_mhz)}_{tech.name}"
         netlist = plan.netlist
         netlist.verilog = netlist.verilog.replace(f"module {netlist.top}(", f"module {name}(", 1)
@@ -153,6 +154,7 @@ def measure(units: list, prepared: list[Prepared], tech: Technology, name: str =
         rows.append({
             **p.info, "lanes": p.work.ops, "tech": tech.name, "freq_mhz": impl.freq_mhz, "latency": impl.latency,
             "met": t.met, "slack_ns": round(t.slack_ns, 4), "critical_ns": round(t.critical_ns, 4),
+            "loop_ns": "" if t.loop_ns is None else round(t.loop_ns, 4),
             "fmax_mhz": round(t.fmax_mhz, 1),
             "cells": sum(n.cells.values()), "flops": n.flops, "area_um2": round(n.area_um2, 2),
             "comb_area_um2": round(n.comb_area_um2, 2), "reg_area_um2": round(n.register_area_um2, 2),

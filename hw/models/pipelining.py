@@ -94,20 +94,25 @@ def _loads(module: dict, tech: Technology) -> tuple[dict, dict, dict]:
     return drivers, sinks, cap
 
 
-def arrival_times(module: dict, tech: Technology) -> tuple[dict, list]:
-    """(arrival ns of every net bit from the inputs at 0, the cells in topological order) of a combinational
-    netlist, from the library's delay tables at each net's load and the FO4 slew."""
+def arrival_times(module: dict, tech: Technology, sources: dict | None = None,
+                  through: set | None = None) -> tuple[dict, list]:
+    """(arrival ns of every net bit reached, the cells passed in topological order), from the library's delay
+    tables at each net's load and the FO4 slew.  ``sources``: net bit -> start time (default: every input
+    port at 0); ``through``: the cells a path may pass (default: every combinational cell)."""
     drivers, sinks, cap = _loads(module, tech)
     cells = module["cells"]
-    waiting = {}
-    ready = []
-    for cname, cell in cells.items():
-        inputs = [b for p, bits in cell["connections"].items() if cell["port_directions"][p] == "input"
-                  for b in bits if isinstance(b, int) and drivers.get(b) not in (None, "port")]
+    if through is None:
+        through = {c for c, cell in cells.items() if not tech.cells[cell["type"]].sequential}
+    if sources is None:
+        sources = {bit: 0.0 for bit, d in drivers.items() if d == "port"}
+    waiting, ready = {}, []
+    for cname in through:
+        inputs = [b for b in _pins(cells[cname], "input") if drivers.get(b, "port") != "port"
+                  and drivers[b][0] in through]
         waiting[cname] = len(inputs)
         if not inputs:
             ready.append(cname)
-    arrival = {bit: 0.0 for bit, d in drivers.items() if d == "port"}
+    arrival = dict(sources)
     order = []
     while ready:
         cname = ready.pop()
@@ -121,22 +126,53 @@ def arrival_times(module: dict, tech: Technology) -> tuple[dict, list]:
             for bit in bits:
                 if not isinstance(bit, int):
                     continue
-                t = 0.0
+                t = None
                 for ipin, ibit in ins:
                     table = data.delay.get((pin, ipin))
-                    if table is None:
+                    if table is None or (isinstance(ibit, int) and ibit not in arrival):
                         continue
-                    start = arrival.get(ibit, 0.0) if isinstance(ibit, int) else 0.0
-                    t = max(t, start + table.worst(tech.slew_ns, cap[bit]))
-                arrival[bit] = t
+                    start = arrival[ibit] if isinstance(ibit, int) else 0.0
+                    t = max(t or 0.0, start + table.worst(tech.slew_ns, cap[bit]))
+                if t is not None:
+                    arrival[bit] = t
                 for sink, _ in sinks.get(bit, []):
                     if sink in waiting:
                         waiting[sink] -= 1
                         if waiting[sink] == 0:
                             ready.append(sink)
-    if len(order) != len(cells):
-        raise ValueError("the netlist is not combinational (a loop or a register): pipeline its combinational form")
+    if len(order) != len(through):
+        raise ValueError("the netlist has a combinational loop")
     return arrival, order
+
+
+def _regions(module: dict, tech: Technology):
+    """(flip-flops, loop cells, front cells, back cells) of a netlist with registers: loop cells lie on paths
+    from a flip-flop back to a flip-flop, front cells feed one only from the inputs, back cells the outputs."""
+    cells = module["cells"]
+    flops = {c for c, cell in cells.items() if tech.cells[cell["type"]].sequential}
+    comb = set(cells) - flops
+    readers: dict[int, list[str]] = {}
+    for name in comb:
+        for bit in _pins(cells[name], "input"):
+            readers.setdefault(bit, []).append(name)
+    writers = {b: name for name in comb for b in _pins(cells[name], "output")}
+
+    def cone(starts, step):
+        seen, stack = set(), list(starts)
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            stack.extend(step(name))
+        return seen
+
+    after_q = cone([r for f in flops for b in _pins(cells[f], "output") for r in readers.get(b, [])],
+                   lambda n: [r for b in _pins(cells[n], "output") for r in readers.get(b, [])])
+    before_d = cone([writers[b] for f in flops for b in _pins(cells[f], "input") if b in writers],
+                    lambda n: [writers[b] for b in _pins(cells[n], "input") if b in writers])
+    loop = after_q & before_d
+    return flops, loop, before_d - loop, comb - before_d - loop
 
 
 def insert_registers(netlist: Netlist, tech: Technology, period_ns: float, margin_ns: float = 0.0,
@@ -151,6 +187,8 @@ def insert_registers(netlist: Netlist, tech: Technology, period_ns: float, margi
     flop = tech.flop
     overhead = flop.flop.clk_to_q.worst(tech.slew_ns, 4 * flop.pins[flop.flop.d].cap_ff) + flop.flop.setup_ns
     usable = period_ns - overhead - margin_ns
+    if any(tech.cells[c["type"]].sequential for c in module["cells"].values()):
+        return _around_loops(netlist, tech, usable, overhead, calibrated_ns)
     arrival, order = arrival_times(module, tech)
     if calibrated_ns:
         estimate = max((arrival.get(b, 0.0) for p in module["ports"].values() if p["direction"] == "output"
@@ -174,6 +212,50 @@ def insert_registers(netlist: Netlist, tech: Technology, period_ns: float, margi
         for b in _pins(module["cells"][c], "output"):
             level[b] = k
     return _emit(netlist, tech, level, cell_stage, stages, sinks)
+
+
+def _around_loops(netlist: Netlist, tech: Technology, usable: float, overhead: float, calibrated):
+    """Stage cuts for a netlist with registers (an accumulator): the front (inputs to the registers) and the
+    back (registers to outputs) are cut for the clock; the loop (register to register through the loop
+    cells) is left whole, one cycle.  ``calibrated``: OpenSTA's (input-to-register, register-to-output)."""
+    module = netlist.module
+    cells = module["cells"]
+    flops, loop, front, back = _regions(module, tech)
+    drivers, sinks, _ = _loads(module, tech)
+    arrival_a, order_a = arrival_times(module, tech, through=front)
+    longest = max(_longest_cell(module, arrival_a, order_a), 0.0)
+    if usable <= longest:
+        raise ValueError(f"{netlist.top}: the clock leaves {usable:.3f} ns per stage after the flip-flop's "
+                         f"{overhead:.3f} ns, less than one cell ({longest:.3f} ns)")
+    q_bits = {b: 0.0 for f in flops | loop for b in _pins(cells[f], "output")}
+    arrival_b, order_b = arrival_times(module, tech, sources=q_bits, through=back)
+    entering = {b for c in loop | flops for b in _pins(cells[c], "input")}
+    leaving = {b for p in module["ports"].values() if p["direction"] == "output" for b in p["bits"]
+               if isinstance(b, int)}
+    t_a = max((arrival_a.get(b, 0.0) for b in entering if b in arrival_a), default=0.0)
+    t_b = max((arrival_b.get(b, 0.0) for b in leaving if b in arrival_b), default=0.0)
+    if calibrated:
+        sta_a, sta_b = calibrated
+        arrival_a = {b: t * (sta_a / t_a if sta_a and t_a else 1.0) for b, t in arrival_a.items()}
+        arrival_b = {b: t * (max(sta_b - overhead, 0.0) / t_b if sta_b and t_b else 1.0) for b, t in arrival_b.items()}
+        t_a, t_b = sta_a or t_a, max((sta_b or 0.0) - overhead, t_b if not sta_b else 0.0)
+    k_a = math.ceil(t_a / usable) if t_a > 0 else 0
+    k_b = math.ceil(t_b / usable) if t_b > 0 else 0
+    level = {b: 0 for b, d in drivers.items() if d == "port"}
+    cell_stage = {}
+    for c in order_a:
+        cell_stage[c] = min(max([int(arrival_a.get(b, 0.0) // usable) for b in _pins(cells[c], "output")] or [0]),
+                            max(k_a - 1, 0))
+    for c in loop | flops:
+        cell_stage[c] = k_a
+    for c in order_b:
+        cell_stage[c] = k_a + min(max([int(arrival_b.get(b, 0.0) // usable) for b in _pins(cells[c], "output")]
+                                      or [0]), max(k_b - 1, 0))
+    for c, k in cell_stage.items():
+        for b in _pins(cells[c], "output"):
+            level[b] = k
+    text, new_module, _ = _emit(netlist, tech, level, cell_stage, k_a + k_b, sinks)
+    return text, new_module, k_a + k_b + 1
 
 
 def _pins(cell, direction):
@@ -201,7 +283,9 @@ def _emit(netlist, tech, level, cell_stage, stages, sinks):
                    + [b for c in module["cells"].values() for bits in c["connections"].values() for b in bits
                       if isinstance(b, int)] + [1]) + 1
     cells, chains = {}, {}
-    clk, rst = next_bit, next_bit + 1
+    clocked = "clk" in ports
+    clk = ports["clk"]["bits"][0] if clocked else next_bit
+    rst = ports["rst"]["bits"][0] if "rst" in ports else next_bit + 1
     next_bit += 2
     inverter = tech.gate((1, 0))
     and2 = tech.gate((0, 0, 0, 1))
@@ -230,21 +314,26 @@ def _emit(netlist, tech, level, cell_stage, stages, sinks):
 
     rst_n = gate(inverter, [rst])
 
+    valid_in = ports["valid_in"]["bits"][0]
+
     def tap(bit, depth, reset=False):
-        """``bit`` delayed by ``depth`` registers (a chain shared by every sink)."""
+        """``bit`` delayed by ``depth`` registers (a chain shared by every sink); the valid bits' with reset."""
+        if depth < 0:
+            raise AssertionError(f"net {bit} is read {-depth} stages before it is made")
         if not isinstance(bit, int) or depth == 0:
             return bit
+        reset = reset or bit == valid_in
         chain = chains.setdefault((bit, reset), [bit])
         while len(chain) <= depth:
             chain.append(register(chain[-1], reset))
         return chain[depth]
 
-    valid_in = ports["valid_in"]["bits"][0]
     for cname, cell in module["cells"].items():
         k = cell_stage[cname]
+        data = tech.cells[cell["type"]]
         conns = {}
         for pin, bits in cell["connections"].items():
-            if cell["port_directions"][pin] == "input":
+            if cell["port_directions"][pin] == "input" and not data.pins[pin].clock and bits != [rst]:
                 conns[pin] = [tap(b, k - level[b]) if isinstance(b, int) else b for b in bits]
             else:
                 conns[pin] = list(bits)
@@ -254,16 +343,46 @@ def _emit(netlist, tech, level, cell_stage, stages, sinks):
         if port["direction"] == "output":
             reset = name == "valid_out"
             out_ports[name] = [tap(b, stages - level[b], reset) if isinstance(b, int) else b for b in port["bits"]]
-            if reset and port["bits"] != [valid_in]:
-                raise ValueError(f"{netlist.top}: valid_out is not valid_in; not a combinational unit of this package")
-    new_ports = {"clk": {"direction": "input", "bits": [clk]}, "rst": {"direction": "input", "bits": [rst]}}
+    new_ports = {} if clocked else {"clk": {"direction": "input", "bits": [clk]},
+                                    "rst": {"direction": "input", "bits": [rst]}}
     new_ports.update({name: {"direction": p["direction"], "bits": out_ports.get(name, p["bits"])}
                       for name, p in ports.items()})
     top = netlist.top
+    _size_registers(cells, new_ports, tech)
+    cells = {_instance(name): cell for name, cell in cells.items()}
     wires = {b for c in cells.values() for bits in c["connections"].values() for b in bits if isinstance(b, int)}
     wires |= {b for p in new_ports.values() for b in p["bits"] if isinstance(b, int)}
     new_module = {"ports": new_ports, "cells": cells, "netnames": {f"n{b}": {"bits": [b]} for b in sorted(wires)}}
     return _verilog(top, new_ports, cells), new_module, stages
+
+
+def _size_registers(cells: dict, ports: dict, tech: Technology):
+    """Give every added flip-flop the drive strength its load wants (a register on a net with a large fan-out,
+    a valid or clear bit, say, gets a stronger flip-flop)."""
+    load = defaultdict(float)
+    fanout = defaultdict(int)
+    for cell in cells.values():
+        data = tech.cells[cell["type"]]
+        for pin, bits in cell["connections"].items():
+            if cell["port_directions"][pin] == "input" and not data.pins[pin].clock:
+                for bit in bits:
+                    load[bit] += data.pins[pin].cap_ff
+                    fanout[bit] += 1
+    d_cap = tech.flop.pins[tech.flop.flop.d].cap_ff
+    for port in ports.values():
+        if port["direction"] == "output":
+            for bit in port["bits"]:
+                load[bit] += d_cap
+                fanout[bit] += 1
+    for name, cell in cells.items():
+        if name.startswith("_p") and tech.cells[cell["type"]].flop is not None:
+            q = cell["connections"][tech.flop.flop.q][0]
+            cell["type"] = tech.flop_for(load[q] + tech.wire_cap_ff(fanout[q])).name
+
+
+def _instance(name: str) -> str:
+    """A cell's instance name in the emitted Verilog (and in its JSON module): a plain identifier."""
+    return "c" + name.strip("_").replace("$", "_")
 
 
 def _net(bit) -> str:
@@ -291,27 +410,33 @@ def _verilog(top: str, ports: dict, cells: dict) -> str:
                 lines.append(f"  assign {target} = {_net(bit)};")
     for cname, cell in cells.items():
         conns = ", ".join(f".{pin}({_net(bits[0])})" for pin, bits in cell["connections"].items())
-        lines.append(f"  {cell['type']} c{cname.strip('_').replace('$', '_')} ({conns});")
+        lines.append(f"  {cell['type']} {cname} ({conns});")
     lines.append("endmodule")
     return "\n".join(lines) + "\n"
 
 
 def pipeline_for_clock(unit, tech: Technology, freq_mhz: float, budget_s: float = DEFAULT_BUDGET_S,
                        verilog: str | None = None) -> Plan:
-    """The combinational ``unit`` (its Verilog: ``verilog`` or generated) pipelined for ``freq_mhz`` on ``tech``."""
-    if unit.stages != 0:
-        raise ValueError(f"{unit.default_name}: pipeline_for_clock takes a combinational unit (stages=0)")
+    """``unit`` (combinational, or an accumulator at its one-register depth) pipelined for ``freq_mhz`` on
+    ``tech``; its Verilog is ``verilog`` or generated."""
     period = 1000.0 / freq_mhz
     name = unit.default_name
-    comb = synthesize(verilog or to_verilog(unit, name), name, tech, period, budget_s=budget_s)
-    comb_timing = timing(comb, tech, clocked=False)
-    if comb_timing.met:
-        return Plan(name, freq_mhz, 0, comb, comb_timing, True, 0, comb_timing.critical_ns,
-                    "combinational: meets the clock without registers")
-    margin, best = 0.0, None
+    first = synthesize(verilog or to_verilog(unit, name), name, tech, period, budget_s=budget_s)
+    sequential = first.flops > 0
+    start = timing(first, tech, clocked=sequential)
+    if sequential and (unit.stages != 1 or start.loop_ns is None):
+        raise ValueError(f"{name}: pipeline_for_clock takes a combinational unit, or an accumulator with stages=1")
+    if start.met:
+        return Plan(name, freq_mhz, unit.stages, first, start, True, 0, start.critical_ns,
+                    "meets the clock without added registers")
+    if sequential and start.loop_ns > period:
+        return Plan(name, freq_mhz, unit.stages, first, start, False, 0, start.critical_ns,
+                    f"the accumulation loop takes {start.loop_ns:.3f} ns, longer than the {period:.3f} ns period")
+    calibrated = (start.in2reg_ns, start.reg2out_ns) if sequential else start.critical_ns
+    margin, best, note = 0.0, None, ""
     for rounds in range(1, ROUNDS + 1):
         try:
-            text, module, stages = insert_registers(comb, tech, period, margin, comb_timing.critical_ns)
+            text, module, stages = insert_registers(first, tech, period, margin, calibrated)
         except ValueError as err:
             note = str(err)
             break
@@ -324,14 +449,14 @@ def pipeline_for_clock(unit, tech: Technology, freq_mhz: float, budget_s: float 
         piped.flops, piped.register_area_um2 = sum(flops.values()), sum(tech.cells[t].area_um2 * n
                                                                           for t, n in flops.items())
         measured = timing(piped, tech, clocked=True)
-        best = Plan(name, freq_mhz, stages, piped, measured, measured.met, rounds, comb_timing.critical_ns)
+        best = Plan(name, freq_mhz, stages, piped, measured, measured.met, rounds, start.critical_ns)
         if measured.met:
             return best
         margin += max(-measured.slack_ns, 0.03 * period)
     else:
         note = f"missed after {ROUNDS} rounds"
     if best is None:
-        return Plan(name, freq_mhz, 0, comb, comb_timing, False, 0, comb_timing.critical_ns, note)
+        return Plan(name, freq_mhz, unit.stages, first, start, False, 0, start.critical_ns, note)
     best.note = note
     return best
 

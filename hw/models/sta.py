@@ -9,7 +9,9 @@ wire-load model where it has one, ideal clock network.  Reported per path
 group (input to output, input to register, register to register, register to
 output): the delay including setup, i.e. the shortest period that group
 allows.  The unit's critical path is the largest of them; its slack at the
-clock is the period minus that, and its fmax the reciprocal.
+clock is the period minus that, and its fmax the reciprocal.  Flip-flops on a
+feedback loop (an accumulator) are found in the netlist and their own path
+group is reported too (``loop_ns``): the loop that sets a MAC array's clock.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 from .synth import Netlist
 from .technology import Technology
 
-__all__ = ["Timing", "timing", "sta_path", "STAError"]
+__all__ = ["Timing", "timing", "sta_path", "STAError", "loop_flops"]
 
 _GROUPS = {
     "in2out": "-from [all_inputs] -to [all_outputs]",
@@ -47,6 +49,7 @@ class Timing:
     in2reg_ns: float | None
     reg2reg_ns: float | None
     reg2out_ns: float | None
+    loop_ns: float | None = None
 
     @property
     def critical_ns(self) -> float:
@@ -70,6 +73,44 @@ def sta_path() -> str | None:
     return shutil.which("sta")
 
 
+def loop_flops(module: dict, tech: Technology) -> list[str]:
+    """Names of the flip-flops that lie on a feedback loop (a path from their output back to an input of a
+    flip-flop on the same loop)."""
+    flops = {name for name, cell in module["cells"].items() if tech.cells[cell["type"]].sequential}
+    readers: dict[int, list[str]] = {}
+    for name, cell in module["cells"].items():
+        for pin, bits in cell["connections"].items():
+            if cell["port_directions"][pin] == "input":
+                for bit in bits:
+                    readers.setdefault(bit, []).append(name)
+    outputs = {name: [b for p, bits in cell["connections"].items() if cell["port_directions"][p] == "output"
+                      for b in bits] for name, cell in module["cells"].items()}
+    reach = {}
+    for start in flops:  # flip-flops reachable from ``start`` through combinational cells
+        seen, stack, found = set(), list(outputs[start]), set()
+        while stack:
+            bit = stack.pop()
+            for cell in readers.get(bit, []):
+                if cell in flops:
+                    found.add(cell)
+                elif cell not in seen:
+                    seen.add(cell)
+                    stack.extend(outputs[cell])
+        reach[start] = found
+    on_loop = []
+    for start in flops:
+        seen, stack = set(), list(reach[start])
+        while stack:
+            flop = stack.pop()
+            if flop == start:
+                on_loop.append(start)
+                break
+            if flop not in seen:
+                seen.add(flop)
+                stack.extend(reach[flop])
+    return sorted(on_loop)
+
+
 def _script(lib: Path, netlist: Netlist, tech: Technology, clocked: bool) -> str:
     flop = min((c for c in tech.cells.values() if c.usable and c.sequential), key=lambda c: c.area_um2)
     d_cap = next((p.cap_ff for p in flop.pins.values() if p.direction == "input" and not p.clock), 0.0)
@@ -87,6 +128,13 @@ def _script(lib: Path, netlist: Netlist, tech: Technology, clocked: bool) -> str
     for name, paths in _GROUPS.items():
         if clocked or name == "in2out":
             lines += [f'puts "== {name}"', f"report_checks -path_delay max -digits 4 {paths}"]
+    loop = loop_flops(netlist.module, tech) if clocked else []
+    if loop:
+        flops = [(cell, tech.cells[netlist.module["cells"][cell]["type"]].flop) for cell in loop]
+        clock_pins = " ".join(f"{cell}/{flop.clock}" for cell, flop in flops if flop)
+        data_pins = " ".join(f"{cell}/{flop.d}" for cell, flop in flops if flop)
+        lines += ['puts "== loop"', f"report_checks -path_delay max -digits 4 -from [get_pins {{{clock_pins}}}] "
+                                   f"-to [get_pins {{{data_pins}}}]"]
     return "\n".join(lines) + "\n"
 
 
@@ -110,4 +158,4 @@ def timing(netlist: Netlist, tech: Technology, clocked: bool) -> Timing:
         slack = re.search(r"(-?\d+\.\d+)\s+slack", body)
         groups[name] = None if slack is None else round(netlist.period_ns - float(slack[1]), 4)
     return Timing(netlist.period_ns, groups.get("in2out"), groups.get("in2reg"), groups.get("reg2reg"),
-                  groups.get("reg2out"))
+                  groups.get("reg2out"), groups.get("loop"))

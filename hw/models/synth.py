@@ -41,7 +41,7 @@ setundef -zero
 rename -enumerate
 tee -q -o stat.txt stat -liberty {lib}
 write_json netlist.json
-write_verilog -noattr -noexpr gates.v
+write_verilog -noattr -noexpr -simple-lhs gates.v
 """
 _MAP = "dfflibmap -liberty {lib}\nabc -liberty {lib} -D {ps} -script {abc}"
 _MAP_RETIMED = "abc -dff -liberty {lib} -D {ps} -script {abc}\ndfflibmap -liberty {lib}\nabc -liberty {lib} -D {ps} -script {abc}"

@@ -231,12 +231,26 @@ class Technology:
         return min(found)[1:]
 
     @property
+    def flops(self) -> list[CellData]:
+        """The usable plain positive-edge D flip-flops, smallest first."""
+        return sorted((c for c in self.cells.values() if c.usable and c.flop is not None),
+                      key=lambda c: (c.area_um2, c.flop.inverted, c.name))
+
+    @property
     def flop(self) -> CellData:
         """The smallest usable plain positive-edge D flip-flop."""
-        flops = [c for c in self.cells.values() if c.usable and c.flop is not None]
-        if not flops:
+        if not self.flops:
             raise TechnologyError(f"{self.name}: no usable plain positive-edge D flip-flop")
-        return min(flops, key=lambda c: (c.area_um2, c.flop.inverted))
+        return self.flops[0]
+
+    def flop_for(self, load_ff: float) -> CellData:
+        """The plain D flip-flop (pins and polarity of :attr:`flop`) whose clock-to-output delay is shortest
+        at ``load_ff``, the smaller of any two within 5 %."""
+        base = self.flop
+        same = [c for c in self.flops if (c.flop.clock, c.flop.d, c.flop.q, c.flop.inverted) ==
+                (base.flop.clock, base.flop.d, base.flop.q, base.flop.inverted)]
+        best = min(c.flop.clk_to_q.worst(self.slew_ns, load_ff) for c in same)
+        return next(c for c in same if c.flop.clk_to_q.worst(self.slew_ns, load_ff) <= 1.05 * best)
 
     def describe(self) -> str:
         wire = f"wire load {self.wire_load.name}" if self.wire_load else "fallback wire load"

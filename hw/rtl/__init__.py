@@ -9,7 +9,8 @@ when imported here (the rounding multiplier, :mod:`hw.rtl.round_mul`).
 from __future__ import annotations
 
 from .. import formats
-from . import builtin_kinds, round_mul  # noqa: F401  (registrations)
+from . import acc_mac, builtin_kinds, round_mul  # noqa: F401  (registrations)
+from .acc_mac import AccumulatingMacUnit
 from .block import BlockDotUnit, QuantUnit
 from .common import Unit
 from .lns import LNSLinearUnit, LNSMacUnit, LNSMulUnit
@@ -19,7 +20,7 @@ from .round_mul import RoundMulUnit
 from .tensorcore import FusedDotUnit
 from .units import AddUnit, DotUnit, MulUnit, ReadoutUnit
 
-__all__ = ["Unit", "MulUnit", "RoundMulUnit", "AddUnit", "DotUnit", "ReadoutUnit", "BlockDotUnit", "QuantUnit",
+__all__ = ["Unit", "AccumulatingMacUnit", "MulUnit", "RoundMulUnit", "AddUnit", "DotUnit", "ReadoutUnit", "BlockDotUnit", "QuantUnit",
            "LNSMulUnit", "LNSLinearUnit", "LNSMacUnit", "FusedDotUnit", "UnitKind", "Port", "OPTIONS", "register",
            "kinds", "kind_names", "get_kind", "kinds_for", "default_kind", "build_unit", "reference", "ports",
            "default_name", "to_verilog", "build_sample"]

@@ -55,7 +55,8 @@ class UnitKind:
     (documentation, lint and the generic regression build them);
     ``default_for`` the families whose default unit this is;
     ``gpu_reference(unit, inputs, device)`` (optional) computes the outputs with
-    :mod:`gpu_ref`'s PyTorch emulation.
+    :mod:`gpu_ref`'s PyTorch emulation.  ``sequential`` kinds keep state from
+    one vector to the next (their vectors go through one instance, in order).
     """
 
     name: str
@@ -70,6 +71,7 @@ class UnitKind:
     samples: tuple[tuple[str, dict], ...] = ()
     default_for: tuple[str, ...] = ()
     gpu_reference: Callable | None = None
+    sequential: bool = False
 
     def __post_init__(self):
         unknown = set(self.options) - set(OPTIONS)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..rtl import Port, ports, to_verilog
+from ..rtl import Port, get_kind, ports, to_verilog
 
 __all__ = ["Job", "harness_verilog", "store_codes", "codes_from_bits", "verilog_ports"]
 
@@ -95,6 +95,8 @@ class Job:
             self.name = module
         if not isinstance(self.copies, int) or self.copies < 1:
             raise ValueError(f"copies must be a positive integer, not {self.copies!r}")
+        if self.unit is not None and self.copies > 1 and get_kind(self.unit.kind).sequential:
+            raise ValueError(f"{self.name}: a {self.unit.kind} unit keeps state between vectors: copies=1")
         missing = [p.name for p in self.input_ports if p.name not in self.inputs]
         if missing:
             raise ValueError(f"{self.name}: no inputs for ports {missing}; the unit's inputs are "
