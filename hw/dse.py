@@ -125,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "build" / "dse"), help="output folder (default: build/dse)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes (default: cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--tech", default="osu018", help="cell library: osu018 (default), sky130hd, asap7 or a "
+                                                         "Liberty file")
+    parser.add_argument("--freq", type=float, default=200.0, help="clock in MHz the units are pipelined for "
+                                                                  "(default 200)")
     args = parser.parse_args(argv)
     try:
         if args.jobs < 1:
@@ -137,15 +141,21 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"hw.dse: {args.config}: {err}", file=sys.stderr)
         return 2
-    from .models.synth import yosys_path
+    from .models import technology
+    from .models.sta import sta_path
 
-    if yosys_path() is None:
-        print("hw.dse: yosys is not installed (apt-get install yosys, or `make sysdeps`)", file=sys.stderr)
+    if sta_path() is None:
+        print("hw.dse: OpenSTA is not installed (apt-get install opensta, or `make sysdeps`)", file=sys.stderr)
+        return 2
+    try:
+        technology.get(args.tech)
+    except technology.TechnologyError as err:
+        print(f"hw.dse: {err}", file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     specs, skipped = expand(config)
-    rows, errors = cost_specs(specs, out / "cache", config["vectors"], config["seed"], args.jobs,
+    rows, errors = cost_specs(specs, out / "cache", args.tech, args.freq, config["vectors"], config["seed"], args.jobs,
                               progress=not args.no_progress)
     from .models.report import table_csv, write_reports
 

@@ -3,6 +3,12 @@
 Writes to stdout, or to ``-o FILE`` (through a temporary file and a rename,
 so a failed run leaves no partial file).  Bad input prints one line naming
 the valid choices and exits with status 2.
+
+``--freq MHZ [--tech NAME|LIB]`` pipelines the unit for that clock on a cell
+library (:mod:`hw.models.pipelining`): the output is then the mapped netlist
+whose every stage meets the clock in OpenSTA, and one line on stderr reports
+the latency it chose, the slack, the fmax and the area.  A clock the unit
+cannot reach is reported with the fmax it does reach (exit status 1, no file).
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grouped", action="store_true", help="LNS mac units: sum the products by log remainder, "
                                                          "then one table constant per group (LNS-Madam's sharing)")
     p.add_argument("--stages", type=int, default=0, help="pipeline register stages = latency in cycles (default 0)")
+    p.add_argument("--freq", type=float, help="pipeline for this clock (MHz) on --tech: the latency is chosen, the "
+                                              "output is the mapped netlist (instead of --stages)")
+    p.add_argument("--tech", default="osu018", help="cell library for --freq: osu018 (default), sky130hd, asap7 "
+                                                    "or the path of a Liberty file (.lib or .lib.gz)")
     p.add_argument("--top", help="top module name (default encodes the parameters, e.g. mac_e4m3_fp32_s0)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
     p.add_argument("--list", action="store_true", help="list the registered formats and exit")
@@ -105,9 +115,16 @@ def main(argv=None) -> int:
         if args.list:
             print(format_table())
             return 0
+        if args.freq is not None and args.stages:
+            raise _BadInput("--freq chooses the stages; give --freq or --stages, not both")
+        if args.freq is not None and not 0 < args.freq <= 100000:
+            raise _BadInput(f"--freq must be a clock in MHz (0 < f <= 100000), not {args.freq:g}")
         unit = _unit_from_args(args)
         if args.output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
             raise _BadInput(f"cannot write {args.output!r}: its folder does not exist")
+        if args.freq is not None:
+            tech = _technology(args.tech)
+            return _for_clock(unit, tech, args)
         text = to_verilog(unit, args.top or default_name(unit))
     except _BadInput as e:
         print(f"hw.gen: error: {e}", file=sys.stderr)
@@ -116,6 +133,46 @@ def main(argv=None) -> int:
         sys.stdout.write(text)
     else:
         write_atomic(args.output, text)
+    return 0
+
+
+def _technology(name):
+    from .models import technology
+
+    try:
+        return technology.get(name)
+    except technology.TechnologyError as e:
+        raise _BadInput(str(e)) from None
+
+
+def _for_clock(unit, tech, args) -> int:
+    """Pipeline ``unit`` for ``args.freq`` on ``tech``; write its netlist and report on stderr."""
+    from .models.cost import implement
+
+    impl = implement(unit, tech, args.freq)
+    t = impl.timing
+    name = args.top or impl.name
+    summary = (f"{name}: {impl.latency} stage{'s' * (impl.latency != 1)} (latency {impl.latency} cycles) at "
+               f"{args.freq:g} MHz on {tech.name}: slack {t.slack_ns:+.3f} ns, fmax {t.fmax_mhz:.0f} MHz, "
+               f"area {impl.netlist.area_um2:,.0f} um^2 ({impl.netlist.flops} flip-flops)"
+               + (f", accumulation loop {t.loop_ns:.3f} ns" if t.loop_ns is not None else ""))
+    if not t.met:
+        reach = impl.note if impl.note and "fmax at most" in impl.note else \
+            f"it reaches {t.fmax_mhz:.0f} MHz ({impl.note or 'its stages miss the clock'})"
+        print(f"hw.gen: error: {unit.default_name} cannot meet {args.freq:g} MHz on {tech.name}: {reach}",
+              file=sys.stderr)
+        return 1
+    header = "\n".join([
+        f"// {name}: {unit.default_name} pipelined for {args.freq:g} MHz on {tech.name} by hw.gen --freq",
+        f"// ({tech.source}).  Mapped netlist of library cells; every stage meets the clock in OpenSTA",
+        f"// (slack {t.slack_ns:+.3f} ns, fmax {t.fmax_mhz:.0f} MHz).  Latency {impl.latency} cycles, one result",
+        "// per cycle; clk rising edge, rst synchronous active high; valid_out follows valid_in.", ""])
+    text = header + impl.netlist.verilog.replace(f"module {impl.name}(", f"module {name}(", 1)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(args.output, text)
+    print(summary, file=sys.stderr)
     return 0
 
 

@@ -7,7 +7,9 @@ import sys
 import pytest
 
 from hw.dse import ConfigError, expand, load_config
-from hw.models.synth import yosys_path
+from hw.models import technology
+from hw.models.sta import sta_path
+from hw.models.yosys import available as yosys_available
 from hw.sim import available_simulators
 
 SMALL = """
@@ -57,8 +59,8 @@ def test_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path):
 
 
 @pytest.mark.sim
-@pytest.mark.skipif(yosys_path() is None or "verilator" not in available_simulators(),
-                    reason="needs yosys and Verilator")
+@pytest.mark.skipif(not (yosys_available() and sta_path() and technology.NAMED["osu018"][0][0].exists())
+                    or "verilator" not in available_simulators(), reason="needs pyosys, OpenSTA, OSU 0.18 and Verilator")
 def test_small_sweep_writes_csv_plots_and_caches(tmp_path):
     config = tmp_path / "small.yaml"
     config.write_text(SMALL)
@@ -67,12 +69,14 @@ def test_small_sweep_writes_csv_plots_and_caches(tmp_path):
     first = subprocess.run(command, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr[-2000:]
     rows = list(csv.DictReader((out / "dse.csv").open()))
-    assert [r["unit"] for r in rows] == [s["unit"] for s in expand(load_config(SMALL))[0]]
+    assert [r["spec_unit"] for r in rows] == [s["unit"] for s in expand(load_config(SMALL))[0]]
     for r in rows:
-        assert float(r["area_um2"]) > 0 and float(r["energy_per_op_pj"]) > 0 and int(r["depth"]) > 0
+        assert float(r["area_um2"]) > 0 and float(r["energy_per_op_pj"]) > 0 and r["met"] == "True"
+        assert r["tech"] == "osu018" and float(r["freq_mhz"]) == 200 and int(r["latency"]) >= 0
         assert float(r["comb_area_um2"]) + float(r["reg_area_um2"]) == pytest.approx(float(r["area_um2"]), abs=0.02)
     by_unit = {r["unit"]: r for r in rows}
     # A 32-lane block dot unit shares its adder tree: far less area per MAC than a one-lane MAC.
+    by_unit = {r["spec_unit"]: r for r in rows}
     assert float(by_unit["dot_mxfp4_x32_fp32_s0"]["area_per_op_um2"]) < float(by_unit["mac_e2m1_fp32_s0"]["area_per_op_um2"])
     for plot in ("area_energy_by_format.png", "area_vs_quality.png"):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

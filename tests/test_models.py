@@ -1,4 +1,4 @@
-"""The cost model: synthesis to library cells, toggle counting, energy, workloads, reports."""
+"""The cost model on real cell libraries: synthesis, static timing, toggle counting, energy, workloads, reports."""
 
 import math
 
@@ -6,45 +6,119 @@ import numpy as np
 import pytest
 
 from hw import formats as F
-from hw.models import cells
 from hw.formats import golden
-from hw.models.cost import Prepared, cost_key, measure, quality
-from hw.models.energy import net_capacitance, read_toggles, switching_energy
+from hw.models import technology
+from hw.models.cost import Implementation, Prepared, cost, cost_key, implement, measure, quality
+from hw.models.energy import energy, net_loads, read_toggles
 from hw.models.report import gpu_rank, latest_peaks, pareto
-from hw.models.synth import synthesize, yosys_path
+from hw.models.sta import sta_path, timing
+from hw.models.synth import cell_models, synthesize
+from hw.models.yosys import available as yosys_available
 from hw.rtl import build_sample, build_unit, default_name, get_kind, kinds, ports, reference, to_verilog
 from hw.rtl.workload import TERMS, Workload
 from hw.sim import Job, available_simulators, simulate_many
 
-needs_yosys = pytest.mark.skipif(yosys_path() is None, reason="yosys not installed")
+HAVE_OSU = technology.NAMED["osu018"][0][0].exists()
+needs_flow = pytest.mark.skipif(not (yosys_available() and sta_path() and HAVE_OSU),
+                                reason="needs pyosys, OpenSTA and the OSU 0.18 um library (make sysdeps)")
 needs_verilator = pytest.mark.skipif("verilator" not in available_simulators(), reason="Verilator not installed")
 
 
-def _netlist(unit):
+@pytest.fixture(scope="module")
+def osu():
+    return technology.get("osu018")
+
+
+def _netlist(unit, tech, period=5.0):
     name = default_name(unit)
-    return synthesize(to_verilog(unit, name), name)
+    return synthesize(to_verilog(unit, name), name, tech, period)
 
 
-@needs_yosys
-def test_synthesis_maps_to_library_cells_and_counts_area():
+@needs_flow
+def test_synthesis_maps_to_library_cells_and_counts_area(osu):
     unit = build_unit("mac", F.get("int8"), stages=1)
-    netlist = _netlist(unit)
-    assert set(netlist.cells) <= set(cells.CELLS)
-    assert netlist.area_um2 == pytest.approx(sum(cells.CELLS[g].area_um2 * n for g, n in netlist.cells.items()))
-    # A pipelined MAC: its pipeline register (and the valid bit) are flip-flops, their area counted apart.
-    assert netlist.cells["$_DFF_P_"] >= 2
-    assert "$_DFF_P_" not in _netlist(build_unit("mac", F.get("int8"))).cells
-    assert netlist.register_area_um2 == pytest.approx(4.522 * netlist.cells["$_DFF_P_"])
+    netlist = _netlist(unit, osu)
+    assert set(netlist.cells) <= {c.name for c in osu.cells.values() if c.usable}
+    assert netlist.area_um2 == pytest.approx(sum(osu.cells[c].area_um2 * n for c, n in netlist.cells.items()))
+    # A pipelined MAC: its pipeline register (and the valid bit) are library flip-flops, their area counted apart.
+    assert netlist.flops >= 2 and netlist.flops == sum(n for c, n in netlist.cells.items() if osu.cells[c].sequential)
+    assert _netlist(build_unit("mac", F.get("int8")), osu).flops == 0
     assert netlist.comb_area_um2 + netlist.register_area_um2 == pytest.approx(netlist.area_um2)
-    assert netlist.transistors > 4 * sum(netlist.cells.values()) // 2
-    assert 10 < netlist.depth < sum(netlist.cells.values())
 
 
-@needs_yosys
-def test_wider_formats_cost_more_area():
-    areas = {name: _netlist(build_unit("mul", F.get(name))).area_um2 for name in ("int4", "int8", "e4m3", "fp16")}
+@needs_flow
+def test_wider_formats_cost_more_area(osu):
+    areas = {name: _netlist(build_unit("mul", F.get(name)), osu).area_um2 for name in ("int4", "int8", "e4m3", "fp16")}
     assert areas["int4"] < areas["int8"] < areas["fp16"]
     assert areas["e4m3"] < areas["fp16"]
+
+
+@needs_flow
+def test_static_timing_reports_every_path_group(osu):
+    comb = _netlist(build_unit("mac", F.get("e4m3")), osu, period=10.0)
+    t = timing(comb, osu, clocked=False)
+    assert t.in2reg_ns is None and t.reg2reg_ns is None and 5 < t.in2out_ns < 40
+    assert t.slack_ns == pytest.approx(10.0 - t.in2out_ns) and t.fmax_mhz == pytest.approx(1000 / t.in2out_ns)
+    piped = _netlist(build_unit("mac", F.get("e4m3"), stages=2), osu, period=10.0)
+    t2 = timing(piped, osu, clocked=True)
+    assert t2.in2out_ns is None and t2.reg2reg_ns > 0 and t2.in2reg_ns > 0
+    assert t2.loop_ns is None  # load-enabled registers are no accumulator loop
+
+
+@needs_flow
+@pytest.mark.parametrize("fmt, freq", [("int8", 250), ("int8", 500), ("e4m3", 150), ("e4m3", 300)])
+def test_frequency_directed_pipelining_meets_the_clock(osu, fmt, freq):
+    impl = implement(build_unit("mac", F.get(fmt)), osu, freq)
+    assert impl.timing.met and impl.timing.period_ns == pytest.approx(1000 / freq)
+    comb = timing(_netlist(build_unit("mac", F.get(fmt)), osu, 1000 / freq), osu, clocked=False).in2out_ns
+    per_stage = 1000 / freq - 0.3  # at least the flip-flop's clock-to-Q and setup come off the period
+    assert impl.latency >= math.ceil(comb / per_stage)
+    assert impl.latency <= 2 * math.ceil(comb / per_stage) + 1  # balanced cuts, not a register per gate
+    assert f"_{freq}mhz_osu018" in impl.name
+
+
+@needs_flow
+def test_an_unreachable_clock_is_reported_with_its_bound(osu):
+    impl = implement(build_unit("mac", F.get("e4m3")), osu, 5000)
+    assert not impl.timing.met and "fmax at most" in impl.note
+
+
+@needs_flow
+def test_the_accumulation_loop_closes_in_one_cycle(osu):
+    impl = implement(build_unit("acc_mac", F.get("e4m3")), osu, 500)
+    assert impl.timing.met and impl.timing.loop_ns < 2.0
+    assert impl.latency >= 3  # front and read-out pipelined around the loop
+
+
+#: One unit per family, each pipelined for two clocks on OSU 0.18 um, simulated as mapped netlists.
+PIPELINED = [("mac", "int8", {}), ("mac", "e4m3", {}), ("mac", "posit8", {}), ("mac", "lns8", {"lanes": 4}),
+             ("dot", "nvfp4", {}), ("tensorcore", "e4m3", {"lanes": 4}), ("acc_mac", "int8", {})]
+
+
+@needs_flow
+@needs_verilator
+@pytest.mark.sim
+def test_pipelined_netlists_are_bit_exact_at_their_latency(osu):
+    """Every family at two clocks: the mapped, pipelined netlist with the library's cell models, driven by its
+    kind's stimulus, gives the golden outputs at the latency the planner chose."""
+    rng = np.random.default_rng(5)
+    jobs = []
+    for kind, fmt, options in PIPELINED:
+        for freq in (100, 400):
+            unit = build_sample(kind, fmt, options)
+            impl = implement(unit, osu, freq)
+            inputs = get_kind(kind).stimulus(unit, rng, 300)
+            rows = len(next(iter(inputs.values())))
+            keep = np.arange(rows) if get_kind(kind).sequential else np.sort(rng.choice(rows, min(rows, 3000),
+                                                                                       replace=False))
+            inputs = {port: np.asarray(v)[keep[:20000]] for port, v in inputs.items()}
+            jobs.append(Job(unit, inputs, copies=1, name=impl.name, verilog=impl.netlist.verilog,
+                            latency=impl.latency, support=cell_models(osu)))
+    from hw.sim import verify
+
+    results = verify(jobs, name="pipelined")
+    assert [r.latency for r in results] == [j.latency for j in jobs]
+    assert len({j.latency for j in jobs[:2]}) == 2  # two clocks, two latencies
 
 
 def _stream_bit_changes(values: np.ndarray, width: int) -> int:
@@ -54,19 +128,19 @@ def _stream_bit_changes(values: np.ndarray, width: int) -> int:
     return int(sum(bin(int(v)).count("1") for v in flips))
 
 
-@needs_yosys
+@needs_flow
 @needs_verilator
-def test_toggle_counts_match_the_streams_at_the_ports():
+def test_toggle_counts_match_the_streams_at_the_ports(osu):
     """Verilator's per-net toggle counts at the ports equal the bit flips of the driven streams; at the outputs
     they are at least the flips of the expected stream, plus a few transients of Verilator's evaluation order."""
     unit = build_unit("mul", F.get("int8"))
-    netlist = _netlist(unit)
+    netlist = _netlist(unit, osu)
     rng = np.random.default_rng(3)
     a = rng.integers(0, 256, 500, dtype=np.uint64)
     b = rng.integers(0, 256, 500, dtype=np.uint64)
     product = golden.mul(F.get("int8"), a, b)
-    result = simulate_many([Job(unit, {"a": a, "b": b}, copies=1, verilog=netlist.verilog)], name="toggle-test",
-                           toggles=True)[0]
+    result = simulate_many([Job(unit, {"a": a, "b": b}, copies=1, verilog=netlist.verilog, support=cell_models(osu))],
+                           name="toggle-test", toggles=True)[0]
     assert np.array_equal(result.outputs["product"], product)
     toggles = read_toggles(str(result.coverage))["harness.g0_copy[0].u"]
     port = lambda name, width: sum(toggles[name, i] for i in range(width))
@@ -76,11 +150,11 @@ def test_toggle_counts_match_the_streams_at_the_ports():
     assert flips <= port("product", 16) <= 1.05 * flips
 
 
-@needs_yosys
+@needs_flow
 @needs_verilator
-def test_energy_follows_switching_activity():
+def test_energy_follows_switching_activity_and_the_library(osu):
     """A stream that repeats one operand pair switches almost nothing; random operands switch a lot;
-    a pipelined unit pays clock energy for every flip-flop every cycle."""
+    registers pay the library's clock-pin energy every cycle; leakage grows with the period."""
     fmt = F.get("e4m3")
     quiet_unit, busy_unit, piped_unit = (build_unit("mul", fmt, stages=s) for s in (0, 0, 1))
     rng = np.random.default_rng(5)
@@ -89,41 +163,54 @@ def test_energy_follows_switching_activity():
     quiet = Workload(same, {"product": golden.mul(fmt, same["a"], same["b"])}, 1)
     prepared = []
     for unit, work in ((quiet_unit, quiet), (busy_unit, busy), (piped_unit, busy)):
-        netlist = _netlist(unit)
-        prepared.append(Prepared(default_name(unit), {"unit": default_name(unit)}, netlist, work, math.nan, 0.0))
+        impl = implement(unit, osu, 100) if unit.stages else None
+        if impl is None:
+            netlist = _netlist(unit, osu, 10.0)
+            impl = Implementation(default_name(unit), osu.name, 100, 0, netlist, timing(netlist, osu, False))
+        prepared.append(Prepared(impl.name, {"unit": impl.name}, impl, work, math.nan, 0.0))
     # One harness per use of a module: Verilator counts a module's toggles over all its instances.
-    rows = measure([quiet_unit], prepared[:1], name="energy-quiet") + measure([busy_unit, piped_unit], prepared[1:],
-                                                                               name="energy-busy")
+    rows = measure([quiet_unit], prepared[:1], osu, name="energy-quiet") + measure(
+        [busy_unit, piped_unit], prepared[1:], osu, name="energy-busy")
     assert not [row for row in rows if "error" in row], rows
     quiet_row, busy_row, piped_row = rows
     assert quiet_row["switching_pj_per_op"] < 0.01 * busy_row["switching_pj_per_op"]
-    assert busy_row["clock_pj_per_op"] == 0
-    flops = piped_row["flops"]
-    assert flops > 0
-    expected_clock = flops * cells.FF_CLOCK_FF * cells.VDD ** 2 / 1000
-    assert piped_row["clock_pj_per_op"] == pytest.approx(expected_clock, rel=1e-3)
+    assert busy_row["clock_pj_per_op"] == 0 and busy_row["internal_pj_per_op"] > 0
+    flop = osu.flop
+    clk = flop.pins[flop.flop.clock]
+    per_flop = 2 * flop.power[(clk.name, "")].mean(osu.slew_ns, 0.0) + clk.cap_ff * osu.voltage ** 2 / 1000
+    cycles = piped_row["vectors"] + piped_row["latency"]
+    expected = piped_row["flops"] * per_flop * cycles / piped_row["vectors"]
+    assert piped_row["clock_pj_per_op"] == pytest.approx(expected, rel=1e-3)
 
 
-@needs_yosys
-def test_net_capacitance_counts_every_pin_a_net_drives():
-    netlist = _netlist(build_unit("mul", F.get("int4")))
+@needs_flow
+def test_net_loads_count_every_pin_and_the_wire(osu):
+    netlist = _netlist(build_unit("mul", F.get("int4")), osu)
     module = netlist.module
-    cap = net_capacitance(module)
+    loads = net_loads(module, osu)
     sinks = {}
     for cell in module["cells"].values():
         for port, bits in cell["connections"].items():
             if cell["port_directions"][port] == "input":
                 for bit in bits:
-                    sinks[bit] = sinks.get(bit, 0) + 1
-    bit = max(sinks, key=sinks.get)  # the net with the largest fanout
-    driver = next((c for c in module["cells"].values() if bit in c["connections"].get("Y", [])), None)
-    expected = (cells.CELLS[driver["type"]].self_ff if driver else 0.0)
-    expected += sum(cells.CELLS[c["type"]].input_ff + cells.WIRE_FF_PER_FANOUT
-                    for c in module["cells"].values() for p, bits in c["connections"].items()
-                    if c["port_directions"][p] == "input" for b in bits if b == bit)
-    assert cap[bit] == pytest.approx(expected)
-    energy = switching_energy(module, {}, 10)
-    assert energy.total_pj == 0 and energy.covered == 0
+                    sinks.setdefault(bit, []).append((cell["type"], port))
+    bit = max(sinks, key=lambda b: len(sinks[b]))  # the net with the largest fanout
+    expected = sum(osu.cells[c].pins[p].cap_ff for c, p in sinks[bit]) + osu.wire_cap_ff(len(sinks[bit]))
+    assert loads[bit].cap_ff == pytest.approx(expected)
+    nothing = energy(module, osu, {}, 10, 5.0)
+    assert nothing.switching_pj == nothing.internal_pj == nothing.clock_pj == 0 and nothing.covered == 0
+    assert nothing.leakage_pj == pytest.approx(sum(osu.cells[c["type"]].leakage_nw for c in module["cells"].values())
+                                               * 10 * 5.0 * 1e-6)
+
+
+@needs_flow
+@needs_verilator
+def test_cost_of_one_mac_at_a_clock(osu):
+    row = cost(build_unit("mac", F.get("int8")), "osu018", 200)
+    assert row["met"] and row["latency"] >= 1 and row["freq_mhz"] == 200 and row["tech"] == "osu018"
+    parts = sum(row[k] for k in ("switching_pj_per_op", "internal_pj_per_op", "clock_pj_per_op", "leakage_pj_per_op"))
+    assert row["energy_per_op_pj"] == pytest.approx(parts, rel=1e-3)
+    assert row["reg_area_um2"] > 0 and row["area_um2"] == pytest.approx(row["comb_area_um2"] + row["reg_area_um2"])
 
 
 def test_workloads_walk_whole_dot_products():
@@ -155,13 +242,18 @@ def test_dot_quality_orders_formats_by_precision():
     assert 0.01 < err["e4m3"] < 0.1
     assert quality(build_unit("mac", F.get("int8"))) < quality(build_unit("mac", F.get("int4")))
     assert math.isnan(quality(build_unit("mul", F.get("e4m3"))))
+    # The accumulating MAC rounds once per dot product: never worse than rounding every step.
+    assert quality(build_unit("acc_mac", F.get("e4m3"))) <= err["e4m3"]
 
 
-def test_cost_key_changes_with_the_technology_data(monkeypatch):
-    key = cost_key("module m; endmodule", 64, 1)
-    assert cost_key("module m; endmodule", 64, 1) == key
-    monkeypatch.setattr(cells, "VDD", 1.0)
-    assert cost_key("module m; endmodule", 64, 1) != key
+@needs_flow
+def test_cost_key_changes_with_the_technology_and_the_clock(osu):
+    key = cost_key("module m; endmodule", osu, 200, 64, 1)
+    assert cost_key("module m; endmodule", osu, 200, 64, 1) == key
+    assert cost_key("module m; endmodule", osu, 250, 64, 1) != key
+    other = technology.Technology(osu.name, osu.files, "0" * 16, osu.voltage, osu.cells, osu.wire_load, osu.slew_ns,
+                                  osu.inverter)
+    assert cost_key("module m; endmodule", other, 200, 64, 1) != key
 
 
 def test_pareto_front_keeps_only_undominated_rows():

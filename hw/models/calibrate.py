@@ -29,7 +29,7 @@ from pathlib import Path
 from ..files import write_atomic
 from .batch import cost_specs, unit_spec
 from .report import ROOT, table_csv
-from .synth import yosys_path
+from .sta import sta_path
 
 __all__ = ["HOROWITZ", "COMPARISONS", "calibration_table", "main"]
 
@@ -111,21 +111,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hw.models.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "build" / "calibration"), help="output folder")
     parser.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
+    parser.add_argument("--tech", default="osu018", help="cell library (default osu018)")
+    parser.add_argument("--freq", type=float, default=200.0, help="clock in MHz (default 200)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         print(f"hw.models.calibrate: --jobs must be >= 1, not {args.jobs}", file=sys.stderr)
         return 2
-    if yosys_path() is None:
-        print("hw.models.calibrate: yosys is not installed (apt-get install yosys, or `make sysdeps`)", file=sys.stderr)
+    if sta_path() is None:
+        print("hw.models.calibrate: OpenSTA is not installed (apt-get install opensta, or `make sysdeps`)",
+              file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows, errors = cost_specs(_specs(), out / "cache", 2048, 1, args.jobs)
+    rows, errors = cost_specs(_specs(), out / "cache", args.tech, args.freq, 2048, 1, args.jobs)
     if errors:
         for line in errors:
             print(f"hw.models.calibrate: failed {line}", file=sys.stderr)
         return 1
-    horowitz, comparisons = calibration_table({r["unit"]: r for r in rows})
+    horowitz, comparisons = calibration_table({r["spec_unit"]: r for r in rows})
     print("Against Horowitz (ISSCC 2014, 45 nm, 0.9 V); our energy scaled from 1.1 V by (0.9/1.1)^2:")
     _print_table(horowitz)
     print("\nAgainst published format comparisons (ratios of cost per MAC):")

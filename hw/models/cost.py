@@ -100,6 +100,7 @@ class Prepared:
     work: Workload = field(repr=False)
     quality: float
     synth_s: float
+    source: str = ""  # the name of the unit spec it was made from (a sweep's cache key), where one applies
 
 
 def quality(unit, chains: int = 256, seed: int = 7) -> float:

@@ -35,8 +35,8 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from ..rtl import to_verilog
-from .sta import Timing, timing
+from ..rtl import ports, to_verilog
+from .sta import LOOP_PREFIX, Timing, timing
 from .synth import DEFAULT_BUDGET_S, Netlist, synthesize
 from .technology import Technology
 
@@ -176,7 +176,7 @@ def _regions(module: dict, tech: Technology):
 
 
 def insert_registers(netlist: Netlist, tech: Technology, period_ns: float, margin_ns: float = 0.0,
-                     calibrated_ns: float | None = None):
+                     calibrated_ns=None, port_order: list[str] | None = None):
     """(Verilog, JSON module, stages) of ``netlist`` (combinational) with flip-flops at the stage cuts for
     ``period_ns`` (see the module docstring); ValueError if a cell is longer than the period allows.
 
@@ -188,7 +188,7 @@ def insert_registers(netlist: Netlist, tech: Technology, period_ns: float, margi
     overhead = flop.flop.clk_to_q.worst(tech.slew_ns, 4 * flop.pins[flop.flop.d].cap_ff) + flop.flop.setup_ns
     usable = period_ns - overhead - margin_ns
     if any(tech.cells[c["type"]].sequential for c in module["cells"].values()):
-        return _around_loops(netlist, tech, usable, overhead, calibrated_ns)
+        return _around_loops(netlist, tech, usable, overhead, calibrated_ns, port_order)
     arrival, order = arrival_times(module, tech)
     if calibrated_ns:
         estimate = max((arrival.get(b, 0.0) for p in module["ports"].values() if p["direction"] == "output"
@@ -201,8 +201,9 @@ def insert_registers(netlist: Netlist, tech: Technology, period_ns: float, margi
     t_max = max((arrival.get(b, 0.0) for b in outputs), default=0.0)
     cell_delay = _longest_cell(module, arrival, order)
     if usable <= cell_delay:
-        raise ValueError(f"{netlist.top}: a {period_ns:g} ns clock leaves {usable:.3f} ns per stage after the "
-                         f"flip-flop's {overhead:.3f} ns, less than one cell ({cell_delay:.3f} ns)")
+        raise ValueError(f"a {period_ns:.3g} ns clock leaves {usable:.3f} ns per stage after the flip-flop's "
+                         f"{overhead:.3f} ns, less than one cell ({cell_delay:.3f} ns): fmax at most "
+                         f"{1000 / (overhead + cell_delay):.0f} MHz")
     stages = max(1, math.ceil(t_max / usable))
     level = {}
     for bit, d in drivers.items():
@@ -211,10 +212,10 @@ def insert_registers(netlist: Netlist, tech: Technology, period_ns: float, margi
     for c, k in cell_stage.items():  # a multi-output cell sits in one stage
         for b in _pins(module["cells"][c], "output"):
             level[b] = k
-    return _emit(netlist, tech, level, cell_stage, stages, sinks)
+    return _emit(netlist, tech, level, cell_stage, stages, sinks, port_order)
 
 
-def _around_loops(netlist: Netlist, tech: Technology, usable: float, overhead: float, calibrated):
+def _around_loops(netlist: Netlist, tech: Technology, usable: float, overhead: float, calibrated, port_order):
     """Stage cuts for a netlist with registers (an accumulator): the front (inputs to the registers) and the
     back (registers to outputs) are cut for the clock; the loop (register to register through the loop
     cells) is left whole, one cycle.  ``calibrated``: OpenSTA's (input-to-register, register-to-output)."""
@@ -225,8 +226,8 @@ def _around_loops(netlist: Netlist, tech: Technology, usable: float, overhead: f
     arrival_a, order_a = arrival_times(module, tech, through=front)
     longest = max(_longest_cell(module, arrival_a, order_a), 0.0)
     if usable <= longest:
-        raise ValueError(f"{netlist.top}: the clock leaves {usable:.3f} ns per stage after the flip-flop's "
-                         f"{overhead:.3f} ns, less than one cell ({longest:.3f} ns)")
+        raise ValueError(f"the clock leaves {usable:.3f} ns per stage after the flip-flop's {overhead:.3f} ns, "
+                         f"less than one cell ({longest:.3f} ns): fmax at most {1000 / (overhead + longest):.0f} MHz")
     q_bits = {b: 0.0 for f in flops | loop for b in _pins(cells[f], "output")}
     arrival_b, order_b = arrival_times(module, tech, sources=q_bits, through=back)
     entering = {b for c in loop | flops for b in _pins(cells[c], "input")}
@@ -254,7 +255,7 @@ def _around_loops(netlist: Netlist, tech: Technology, usable: float, overhead: f
     for c, k in cell_stage.items():
         for b in _pins(cells[c], "output"):
             level[b] = k
-    text, new_module, _ = _emit(netlist, tech, level, cell_stage, k_a + k_b, sinks)
+    text, new_module, _ = _emit(netlist, tech, level, cell_stage, k_a + k_b, sinks, port_order)
     return text, new_module, k_a + k_b + 1
 
 
@@ -274,8 +275,9 @@ def _longest_cell(module, arrival, order) -> float:
     return longest
 
 
-def _emit(netlist, tech, level, cell_stage, stages, sinks):
-    """The pipelined module as Verilog and as a yosys-style JSON module."""
+def _emit(netlist, tech, level, cell_stage, stages, sinks, port_order=None):
+    """The pipelined module as Verilog and as a yosys-style JSON module; ports ``clk``, ``rst``, then in
+    ``port_order`` (default: the netlist's)."""
     module = netlist.module
     flop = tech.flop
     ports = module["ports"]
@@ -347,12 +349,16 @@ def _emit(netlist, tech, level, cell_stage, stages, sinks):
                                     "rst": {"direction": "input", "bits": [rst]}}
     new_ports.update({name: {"direction": p["direction"], "bits": out_ports.get(name, p["bits"])}
                       for name, p in ports.items()})
+    rank = {name: i for i, name in enumerate(["clk", "rst"] + list(port_order or ports))}
+    new_ports = dict(sorted(new_ports.items(), key=lambda item: rank.get(item[0], len(rank))))
     top = netlist.top
     _size_registers(cells, new_ports, tech)
     cells = {_instance(name): cell for name, cell in cells.items()}
     wires = {b for c in cells.values() for bits in c["connections"].values() for b in bits if isinstance(b, int)}
     wires |= {b for p in new_ports.values() for b in p["bits"] if isinstance(b, int)}
-    new_module = {"ports": new_ports, "cells": cells, "netnames": {f"n{b}": {"bits": [b]} for b in sorted(wires)}}
+    names = {f"n{b}": {"bits": [b]} for b in sorted(wires)}
+    names.update({name: net for name, net in module["netnames"].items() if name.startswith(LOOP_PREFIX)})
+    new_module = {"ports": new_ports, "cells": cells, "netnames": names}
     return _verilog(top, new_ports, cells), new_module, stages
 
 
@@ -436,7 +442,8 @@ def pipeline_for_clock(unit, tech: Technology, freq_mhz: float, budget_s: float 
     margin, best, note = 0.0, None, ""
     for rounds in range(1, ROUNDS + 1):
         try:
-            text, module, stages = insert_registers(first, tech, period, margin, calibrated)
+            text, module, stages = insert_registers(first, tech, period, margin, calibrated,
+                                                    [p.name for p in ports(unit)])
         except ValueError as err:
             note = str(err)
             break

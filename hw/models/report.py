@@ -109,8 +109,9 @@ def _plot_by_format(rows, path):
     fig, axes = plt.subplots(1, 2, figsize=(13, 0.32 * len(rows) + 1.6), sharey=True)
     labels = [r["unit"] for r in rows]
     colours = [_COLOURS[family(r["format"])] for r in rows]
-    for ax, key, title in ((axes[0], "area_per_op_um2", "area per operation (um^2, NanGate45 cells)"),
-                           (axes[1], "energy_per_op_pj", "energy per operation (pJ, measured toggles, 1.1 V)")):
+    where = f"{rows[0]['tech']} at {float(rows[0]['freq_mhz']):g} MHz" if rows and "tech" in rows[0] else ""
+    for ax, key, title in ((axes[0], "area_per_op_um2", f"area per operation (um^2, {where})"),
+                           (axes[1], "energy_per_op_pj", f"energy per operation (pJ, measured toggles, {where})")):
         ax.barh(labels, [float(r[key]) for r in rows], color=colours)
         ax.set_xscale("log")
         ax.set_title(title, fontsize=10)
@@ -177,10 +178,10 @@ def _plot_gpu(table, source, path):
 def write_reports(rows: list[dict], out: Path) -> list[str]:
     """Write the plots, ``pareto.csv`` and ``gpu_rank.csv`` into ``out``; return the summary lines to print."""
     out = Path(out)
-    lines = [f"{'unit':44s} {'um2/op':>9s} {'pJ/op':>8s} {'depth':>5s} {'dot64 err':>10s}"]
+    lines = [f"{'unit':44s} {'um2/op':>9s} {'pJ/op':>8s} {'cycles':>6s} {'slack ns':>8s} {'dot64 err':>10s}"]
     for r in rows:
         lines.append(f"{r['unit']:44s} {float(r['area_per_op_um2']):9.1f} {float(r['energy_per_op_pj']):8.4f} "
-                     f"{int(r['depth']):5d} {float(r['dot64_rel_error']):10.3g}")
+                     f"{int(r['latency']):6d} {float(r['slack_ns']):8.3f} {float(r['dot64_rel_error']):10.3g}")
     _plot_by_format(rows, out / "area_energy_by_format.png")
     live = [r for r in _accumulating(rows) if math.isfinite(float(r["dot64_rel_error"]))]
     if live:

@@ -9,9 +9,10 @@ wire-load model where it has one, ideal clock network.  Reported per path
 group (input to output, input to register, register to register, register to
 output): the delay including setup, i.e. the shortest period that group
 allows.  The unit's critical path is the largest of them; its slack at the
-clock is the period minus that, and its fmax the reciprocal.  Flip-flops on a
-feedback loop (an accumulator) are found in the netlist and their own path
-group is reported too (``loop_ns``): the loop that sets a MAC array's clock.
+clock is the period minus that, and its fmax the reciprocal.  An
+accumulator's loop registers (named ``accumulator_*``) get their own path
+group (``loop_ns``, register to register among them): the loop that sets a
+MAC array's clock.
 """
 
 from __future__ import annotations
@@ -73,42 +74,18 @@ def sta_path() -> str | None:
     return shutil.which("sta")
 
 
+#: Registers whose output nets are named so are an accumulator's loop state (see :mod:`hw.rtl.acc_mac`).
+LOOP_PREFIX = "accumulator_"
+
+
 def loop_flops(module: dict, tech: Technology) -> list[str]:
-    """Names of the flip-flops that lie on a feedback loop (a path from their output back to an input of a
-    flip-flop on the same loop)."""
-    flops = {name for name, cell in module["cells"].items() if tech.cells[cell["type"]].sequential}
-    readers: dict[int, list[str]] = {}
-    for name, cell in module["cells"].items():
-        for pin, bits in cell["connections"].items():
-            if cell["port_directions"][pin] == "input":
-                for bit in bits:
-                    readers.setdefault(bit, []).append(name)
-    outputs = {name: [b for p, bits in cell["connections"].items() if cell["port_directions"][p] == "output"
-                      for b in bits] for name, cell in module["cells"].items()}
-    reach = {}
-    for start in flops:  # flip-flops reachable from ``start`` through combinational cells
-        seen, stack, found = set(), list(outputs[start]), set()
-        while stack:
-            bit = stack.pop()
-            for cell in readers.get(bit, []):
-                if cell in flops:
-                    found.add(cell)
-                elif cell not in seen:
-                    seen.add(cell)
-                    stack.extend(outputs[cell])
-        reach[start] = found
-    on_loop = []
-    for start in flops:
-        seen, stack = set(), list(reach[start])
-        while stack:
-            flop = stack.pop()
-            if flop == start:
-                on_loop.append(start)
-                break
-            if flop not in seen:
-                seen.add(flop)
-                stack.extend(reach[flop])
-    return sorted(on_loop)
+    """Names of the flip-flops that hold an accumulator's loop state: those driving a net named
+    ``accumulator_*`` (a name the RTL gives its loop registers and synthesis keeps)."""
+    state = {bit for name, net in module["netnames"].items() if name.startswith(LOOP_PREFIX)
+             for bit in net["bits"] if isinstance(bit, int)}
+    return sorted(name for name, cell in module["cells"].items() if tech.cells[cell["type"]].sequential
+                  and any(bit in state for p, bits in cell["connections"].items()
+                          if cell["port_directions"][p] == "output" for bit in bits))
 
 
 def _script(lib: Path, netlist: Netlist, tech: Technology, clocked: bool) -> str:

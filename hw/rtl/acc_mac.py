@@ -21,7 +21,8 @@ last vector with ``clear`` set (that one included), rounded once:
 * posits: the accumulator is the quire (NaR absorbs until ``clear``).
 
 Ports: ``a``, ``b`` (one lane each), ``clear``, ``valid_in``; ``acc_out`` (the
-rounded total), ``valid_out``.  The first vector after reset must have ``clear``
+rounded total), ``valid_out``.  The loop's registers are named ``accumulator_*``
+(static timing reports their loop by that name).  The first vector after reset must have ``clear``
 set (the carry-save registers have no reset).  Latency ``stages`` (at least 1, the loop
 register): stage 1 is the loop; ``stages = 2`` adds a read-out register;
 ``3`` also registers the products in front of the loop; further stages add
@@ -104,9 +105,9 @@ class AccumulatingMacUnit(Unit):
         term, nan, pos_inf, neg_inf, clear, valid = front
 
         # The loop: carry-save (S, C) += term, one full adder deep; sticky special flags.
-        s = Signal(width, name="acc_s", reset_less=True)
-        c = Signal(width, name="acc_c", reset_less=True)
-        flags = Signal(3, name="acc_flags", reset_less=True)
+        s = Signal(width, name="accumulator_sum", reset_less=True)
+        c = Signal(width, name="accumulator_carry", reset_less=True)
+        flags = Signal(3, name="accumulator_flags", reset_less=True)
         base_s, base_c = Mux(clear, 0, s), Mux(clear, 0, c)
         base_flags = Mux(clear, 0, flags)
         t = term.as_unsigned()
