@@ -74,7 +74,6 @@ def test_small_sweep_writes_csv_plots_and_caches(tmp_path):
         assert float(r["area_um2"]) > 0 and float(r["energy_per_op_pj"]) > 0 and r["met"] == "True"
         assert r["tech"] == "osu018" and float(r["freq_mhz"]) == 200 and int(r["latency"]) >= 0
         assert float(r["comb_area_um2"]) + float(r["reg_area_um2"]) == pytest.approx(float(r["area_um2"]), abs=0.02)
-    by_unit = {r["unit"]: r for r in rows}
     # A 32-lane block dot unit shares its adder tree: far less area per MAC than a one-lane MAC.
     by_unit = {r["spec_unit"]: r for r in rows}
     assert float(by_unit["dot_mxfp4_x32_fp32_s0"]["area_per_op_um2"]) < float(by_unit["mac_e2m1_fp32_s0"]["area_per_op_um2"])

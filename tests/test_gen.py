@@ -11,6 +11,8 @@ import pytest
 
 from hw import formats as F
 from hw.gen import main
+from hw.models import technology
+from hw.models.sta import sta_path
 from hw.rtl import build_unit, default_kind, to_verilog
 from hw.sim import use_verilator
 
@@ -142,3 +144,33 @@ def test_list_shows_every_registered_format():
         assert re.search(rf"^{name}\s", r.stdout, re.M), name
     assert "fn" in r.stdout and "448" in r.stdout
     assert re.search(r"^mxfp4\s.*dot, quant$", r.stdout, re.M) and re.search(r"^  round_mul\s", r.stdout, re.M)
+
+
+HAVE_FLOW = technology.NAMED["osu018"][0][0].exists() and sta_path() is not None
+
+
+@pytest.mark.skipif(not HAVE_FLOW, reason="needs OpenSTA and the OSU 0.18 um library (make sysdeps)")
+def test_freq_pipelines_for_the_clock_and_reports_the_latency(tmp_path):
+    out = tmp_path / "mac.v"
+    r = run_cli("--fmt", "int8", "--freq", "400", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    line = r.stderr.strip().splitlines()[-1]
+    assert re.match(r"mac_int8_int32_400mhz_osu018: \d+ stages? \(latency \d+ cycles\) at 400 MHz on osu018: slack \+",
+                    line), line
+    text = out.read_text()
+    assert "module mac_int8_int32_400mhz_osu018(clk, rst, a, b, acc_in, valid_in, acc_out, valid_out);" in text
+    assert "DFFPOSX1" in text and text.startswith("// mac_int8_int32_400mhz_osu018:")
+
+
+@pytest.mark.skipif(not HAVE_FLOW, reason="needs OpenSTA and the OSU 0.18 um library (make sysdeps)")
+@pytest.mark.parametrize("args, message, code", [
+    (["--fmt", "e4m3", "--freq", "5000"], "cannot meet 5000 MHz on osu018: a 0.2 ns clock leaves", 1),
+    (["--fmt", "e4m3", "--freq", "200", "--stages", "2"], "give --freq or --stages, not both", 2),
+    (["--fmt", "e4m3", "--freq", "-5"], "--freq must be a clock in MHz", 2),
+    (["--fmt", "e4m3", "--freq", "200", "--tech", "nope"], "unknown technology 'nope'", 2),
+])
+def test_freq_errors_are_one_line_and_write_nothing(tmp_path, args, message, code):
+    out = tmp_path / "x.v"
+    r = run_cli(*args, "-o", str(out))
+    assert r.returncode == code and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.stderr
+    assert not out.exists()

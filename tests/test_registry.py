@@ -30,7 +30,7 @@ def test_every_format_has_a_default_unit_of_its_family():
 
 @pytest.mark.parametrize("args, message", [
     (("fma", "e4m3"), "unknown unit 'fma'; valid: " + ", ".join(kind_names())),
-    (("quant", "e4m3"), "e4m3 (float format) has no quant unit; its units: mul, add, mac, dot, tensorcore, round_mul"),
+    (("quant", "e4m3"), "e4m3 (float format) has no quant unit; its units: mul, add, mac, dot, tensorcore, acc_mac, round_mul"),
     (("readout", "int8"), "its units: mul, add, mac, dot"),
 ])
 def test_unsupported_pairs_name_the_kinds_the_format_has(args, message):
