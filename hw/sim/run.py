@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +69,6 @@ def simulate_many(jobs: list[Job], sim: str = "verilator", seed: int = 1, name: 
     ``toggles`` (Verilator only) builds with toggle coverage of every net and
     sets each result's ``coverage`` (Verilator's coverage.dat of this run).
     """
-    from cocotb_tools.runner import get_runner
-
     if sim not in SIMULATORS:
         raise ValueError(f"unknown simulator {sim!r}; valid: {', '.join(SIMULATORS)}")
     if sim == "verilator" and not use_verilator():
@@ -99,27 +98,28 @@ def simulate_many(jobs: list[Job], sim: str = "verilator", seed: int = 1, name: 
     log = build_dir / f"test-{tag}.log"
     np.savez(vectors, **arrays)
 
-    started = time.perf_counter()
-    runner = get_runner(sim)
     flags = os.environ.get("MAKEFLAGS", "")
     if toggles:  # gate-level netlists make huge C++; a short toggle run needs no optimisation
-        os.environ["MAKEFLAGS"] = flags.replace("OPT_FAST=-O1", "OPT_FAST=-O0")
-    try:
-        runner.build(sources=[verilog], hdl_toplevel="harness", build_dir=build_dir, build_args=build_args,
-                     timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
-    finally:
-        os.environ["MAKEFLAGS"] = flags
-    built = time.perf_counter()
+        flags = flags.replace("OPT_FAST=-O1", "OPT_FAST=-O0")
     results.unlink(missing_ok=True)
     coverage = build_dir / f"coverage-{tag}.dat"
-    plusargs = [f"+verilator+coverage+file+{coverage}"] if toggles else []
-    runner.test(plusargs=plusargs, test_module="hw.sim.tb_units", hdl_toplevel="harness", build_dir=build_dir,
-                test_dir=build_dir, seed=seed, extra_env={"HW_VECTORS": str(vectors), "HW_RESULTS": str(results)},
-                results_xml=str(build_dir / f"results-{tag}.xml"), log_file=log)
+    spec = {"sim": sim, "sources": [str(verilog)], "build_dir": str(build_dir), "build_args": build_args,
+            "build_log": str(build_dir / "build.log"), "makeflags": flags,
+            "plusargs": [f"+verilator+coverage+file+{coverage}"] if toggles else [], "seed": seed,
+            "env": {"HW_VECTORS": str(vectors), "HW_RESULTS": str(results)},
+            "results_xml": str(build_dir / f"results-{tag}.xml"), "log": str(log)}
+    spec_path = build_dir / f"launch-{tag}.json"
+    spec_path.write_text(json.dumps(spec))
+    launched = subprocess.run([sys.executable, "-m", "hw.sim.launch", str(spec_path)], capture_output=True, text=True)
+    spec_path.unlink(missing_ok=True)
+    if launched.returncode != 0:
+        reason = (launched.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeError(f"the {sim} build or run of {name} failed ({reason}); see {build_dir / 'build.log'} "
+                           f"and {log}")
+    seconds = json.loads(launched.stdout.strip().splitlines()[-1])
     if not results.exists():
         raise RuntimeError(f"the {sim} simulation wrote no results; see {log}")
     data = np.load(results)
-    finished = time.perf_counter()
     out = []
     for k, job in enumerate(jobs):
         bits = np.unpackbits(data[f"g{k}_out"], axis=1, bitorder="little")[:, :job.out_width * job.copies]
@@ -134,7 +134,7 @@ def simulate_many(jobs: list[Job], sim: str = "verilator", seed: int = 1, name: 
                                     port.width)
             outputs[port.name] = codes if port.lanes > 1 else codes[:, 0]
             offset += port.bits
-        out.append(Simulation(job.name, outputs, int(data["latency"][k]), built - started, finished - built, log,
+        out.append(Simulation(job.name, outputs, int(data["latency"][k]), seconds["build_s"], seconds["run_s"], log,
                               coverage if toggles else None))
     vectors.unlink(missing_ok=True)
     return out
