@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow bench dse calibrate sysdeps clean
+.PHONY: demo test test-slow bench bench-flow dse calibrate sysdeps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ calibrate: $(STAMP) sysdeps
 
 bench: $(STAMP) sysdeps
 	$(PY) benchmarks/bench_regression.py
+
+# The cost flow on real libraries: time per step, every family at two clocks, glitches (about 40 min on 2 cores).
+bench-flow: $(STAMP) sysdeps
+	$(PY) benchmarks/bench_flow.py
+	$(PY) benchmarks/bench_glitches.py
 
 clean:
 	rm -rf build

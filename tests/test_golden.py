@@ -43,7 +43,7 @@ def test_decode_every_code_matches_ml_dtypes(name):
 def test_decode_fp32_matches_numpy():
     rng = np.random.default_rng(0)
     codes = np.concatenate([rng.integers(0, 2**32, 200_000, dtype=np.uint64),
-                            np.array([0, 1, 0x7FFFFF, 0x800000, 0x7F7FFFFF, 0x7F800000, 0x7FC00000, 0x80000001])])
+                            np.array([0, 1, 0x7FFFFF, 0x800000, 0x7F7FFFFF, 0x7F800000, 0x7FC00000, 0x80000001], dtype=np.uint64)])
     ours = F.get("fp32").decode(codes)
     with np.errstate(invalid="ignore"):
         ref = codes.astype(np.uint32).view(np.float32).astype(np.float64)

@@ -20,7 +20,8 @@ from .posit import PositFormat, QuireFormat
 
 __all__ = ["FloatFormat", "IntFormat", "PositFormat", "QuireFormat", "BlockFormat", "BlockTensor", "ScaleFormat",
            "ScaleRule", "E8M0", "LNSFormat", "Special", "Rounding", "Exact", "Format", "FP32", "family",
-           "get", "names", "registered", "register", "accumulators", "default_accumulator", "FAMILIES"]
+           "get", "resolve", "names", "registered", "register", "accumulators", "default_accumulator",
+           "check_accumulator", "FAMILIES"]
 
 Format = FloatFormat | IntFormat | PositFormat | QuireFormat | BlockFormat | LNSFormat
 
@@ -134,6 +135,36 @@ def get(name: str) -> Format:
         if isinstance(posit, PositFormat):
             return posit.quire()
     raise ValueError(f"unknown format {name!r}: use a registered name ({', '.join(names())}) " + _GENERIC_HELP)
+
+
+def resolve(fmt, name: str = "fmt") -> Format:
+    """A format object from a format or a format name; TypeError naming ``name`` for anything else."""
+    if isinstance(fmt, str):
+        return get(fmt)
+    if isinstance(fmt, tuple(FAMILIES)) or type(fmt).__name__ == "ScaleFormat":
+        return fmt
+    raise TypeError(f"{name} must be a format or a format name (e.g. 'e4m3'), not {type(fmt).__name__} {fmt!r}")
+
+
+#: Accumulator families each operand family may round into (golden MAC and dot products).
+ACCUMULATOR_FAMILIES = {"float": ("float",), "int": ("int",), "posit": ("quire", "posit", "float"),
+                        "block": ("float",)}
+
+
+def check_accumulator(fmt: Format, acc_fmt, name: str = "acc_fmt") -> Format:
+    """``acc_fmt`` resolved and checked against the operand family: floats and block formats
+    accumulate in floats, integers in integers, posits in their quire (or a posit or float).
+    ValueError naming the valid families otherwise."""
+    acc_fmt = resolve(acc_fmt, name)
+    allowed = ACCUMULATOR_FAMILIES.get(family(fmt))
+    if allowed is None:
+        raise ValueError(f"{fmt.name} ({family(fmt)}) has its own MAC (LNSFormat.mac), not a golden {name}")
+    if family(acc_fmt) not in allowed:
+        raise ValueError(f"{name} {acc_fmt.name} ({family(acc_fmt)}) cannot accumulate {fmt.name} ({family(fmt)}) "
+                         f"products; valid families: {', '.join(allowed)} (e.g. {accumulators(fmt)[0]})")
+    if family(acc_fmt) == "quire" and acc_fmt.posit != fmt:
+        raise ValueError(f"{name} {acc_fmt.name} is the quire of {acc_fmt.posit.name}, not of {fmt.name}")
+    return acc_fmt
 
 
 def accumulators(fmt: Format) -> list[str]:

@@ -43,6 +43,7 @@ from math import ceil
 
 import numpy as np
 
+from .arrays import as_codes, as_values
 from .exact import Exact, Rounding, add, divide, multiply, round_at, align_window
 from .float import FP32, FloatFormat
 from .integer import IntFormat
@@ -74,8 +75,18 @@ class ScaleFormat:
         return (1 << self.bits) - 1
 
     @property
-    def dtype(self):
+    def code_dtype(self):
+        """The unsigned numpy dtype that holds a code."""
         return np.uint8 if self.bits <= 8 else np.uint16
+
+    @property
+    def dtype(self):
+        """ml_dtypes' ``float8_e8m0fnu`` for E8M0, else None."""
+        if (self.bits, self.bias) != (8, 127):
+            return None
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.float8_e8m0fnu)
 
     @property
     def max_finite(self) -> float:
@@ -85,7 +96,7 @@ class ScaleFormat:
         return f"scale  e{self.bits}m0 bias {self.bias}, power of two, {self.nan_code:#x} is NaN"
 
     def unpack(self, bits) -> Exact:
-        code = np.asarray(bits).astype(np.int64) & self.nan_code
+        code = as_codes(bits, self.bits, self.name, self.dtype)
         nan = code == self.nan_code
         return Exact(np.zeros(code.shape, dtype=bool), np.where(nan, 0, 1).astype(object),
                      code - self.bias, nan, np.zeros(code.shape, dtype=bool))
@@ -101,10 +112,10 @@ class ScaleFormat:
         code = np.clip(exp + self.bias, 0, self.nan_code)
         bad = ~finite | (value.neg & ~live.zero) | (code >= self.nan_code)
         code = np.where(live.zero & finite, 0, np.where(bad, self.nan_code, code))
-        return code.astype(self.dtype)
+        return code.astype(self.code_dtype)
 
     def encode(self, values, rounding: Rounding | str = "rne") -> np.ndarray:
-        return self.pack(Exact.from_float(values), Rounding.parse(rounding))
+        return self.pack(Exact.from_float(as_values(values, self.name)), Rounding.parse(rounding))
 
 
 E8M0 = ScaleFormat("e8m0")
@@ -166,7 +177,13 @@ class BlockFormat:
         return self.element.width
 
     @property
+    def code_dtype(self):
+        """The unsigned numpy dtype that holds an element code."""
+        return self.element.code_dtype
+
+    @property
     def dtype(self):
+        """The element's numpy or ml_dtypes dtype, or None."""
         return self.element.dtype
 
     @property
@@ -208,7 +225,7 @@ class BlockFormat:
         if isinstance(self.element, IntFormat):
             shifted = Exact(value.neg, value.mag, value.exp + self.element_frac_bits, value.nan, value.inf)
             codes = self.element.pack(shifted, Rounding.RNE, saturate=True).astype(np.int64)
-            return np.where(codes == (1 << (self.element.bits - 1)), codes + 1, codes).astype(self.element.dtype)
+            return np.where(codes == (1 << (self.element.bits - 1)), codes + 1, codes).astype(self.element.code_dtype)
         nan_free = Exact(value.neg & ~value.nan, value.mag, value.exp, np.zeros_like(value.nan), value.inf)
         return self.element.pack(nan_free, Rounding.RNE, saturate=True)
 
@@ -234,13 +251,13 @@ def _scale_of_block(fmt: BlockFormat, amax: np.ndarray, tensor_scale: float) -> 
             e += amax > np.ldexp(fmt.element_max, e)
         code = e + fmt.scale.bias
         code = np.where(code >= fmt.scale.nan_code, fmt.scale.nan_code, np.maximum(code, 0))
-        return np.where(amax == 0, 0, code).astype(fmt.scale.dtype)
+        return np.where(amax == 0, 0, code).astype(fmt.scale.code_dtype)
     target = divide(Exact.from_float(amax), Exact.from_float(np.full(amax.shape, fmt.element_max * tensor_scale)))
     if fmt.rule is ScaleRule.NEAREST:
         return fmt.scale.pack(target, Rounding.RNE, saturate=True)
     code = fmt.scale.pack(target, Rounding.RTZ, saturate=True)
     short = fmt.scale.decode(code) * fmt.element_max * tensor_scale < amax
-    return np.where(short & (code < fmt.scale.max_code), code + 1, code).astype(fmt.scale.dtype)
+    return np.where(short & (code < fmt.scale.max_code), code + 1, code).astype(fmt.scale.code_dtype)
 
 
 def _tensor_scale(fmt: BlockFormat, values: np.ndarray) -> float:
@@ -266,9 +283,17 @@ def quantize(fmt: BlockFormat, values, rule: ScaleRule | str | None = None,
     saturates); ``tensor_scale`` (formats with one) overrides the scale computed
     from this tensor, e.g. one computed over a larger tensor.
     """
+    if not isinstance(fmt, BlockFormat):
+        raise TypeError(f"fmt must be a BlockFormat (e.g. formats.get('mxfp8_e4m3')), not {fmt!r}")
+    if tensor_scale is not None:
+        if not fmt.tensor_scale:
+            raise ValueError(f"tensor_scale: {fmt.name} has no tensor scale (only formats like nvfp4 do)")
+        if isinstance(tensor_scale, (bool, np.bool_)) or not isinstance(tensor_scale, (int, float, np.number)) \
+                or not np.isfinite(tensor_scale) or tensor_scale <= 0:
+            raise ValueError(f"tensor_scale must be a positive finite number, not {tensor_scale!r}")
     if rule is not None:
         fmt = BlockFormat(fmt.name, fmt.element, fmt.scale, fmt.block_size, fmt.tensor_scale, ScaleRule.parse(rule))
-    values = np.asarray(values).astype(np.float64)
+    values = as_values(values, fmt.name)
     if values.ndim == 0:
         raise ValueError("quantize needs at least one axis (blocks run along the last)")
     n = values.shape[-1]
@@ -281,7 +306,7 @@ def quantize(fmt: BlockFormat, values, rule: ScaleRule | str | None = None,
     amax = np.max(np.where(finite, np.abs(blocks), 0.0), axis=-1)
     ts = _tensor_scale(fmt, values) if tensor_scale is None or not fmt.tensor_scale else float(tensor_scale)
     scales = _scale_of_block(fmt, amax, ts)
-    scales = np.where(special, fmt.scale.nan_code, scales).astype(fmt.scale.dtype)
+    scales = np.where(special, fmt.scale.nan_code, scales).astype(fmt.scale.code_dtype)
 
     exact = Exact.from_float(np.where(finite, blocks, 0.0))
     if isinstance(fmt.scale, ScaleFormat):
@@ -299,7 +324,7 @@ def quantize(fmt: BlockFormat, values, rule: ScaleRule | str | None = None,
     else:
         signed_zero = np.zeros(blocks.shape, dtype=np.int64)
     codes = np.where(zero_elems, signed_zero, codes)
-    elements = codes.reshape(values.shape[:-1] + (nb * fmt.block_size,))[..., :n].astype(fmt.element.dtype)
+    elements = codes.reshape(values.shape[:-1] + (nb * fmt.block_size,))[..., :n].astype(fmt.element.code_dtype)
     return BlockTensor(fmt, elements, scales, ts)
 
 
@@ -323,9 +348,19 @@ def block_dot(fmt: BlockFormat, a, a_scale, b, b_scale, acc, acc_fmt: FloatForma
     exponent-field alignment of a hardware adder tree, subnormals included.
     The truncated products are then summed exactly.
     """
+    if not isinstance(fmt, BlockFormat):
+        raise TypeError(f"fmt must be a BlockFormat, not {fmt!r}")
+    if not isinstance(acc_fmt, FloatFormat):
+        raise ValueError(f"acc_fmt must be a float format (e.g. fp32), not {acc_fmt!r}")
+    if align_bits is not None and (isinstance(align_bits, bool) or not isinstance(align_bits, (int, np.integer))
+                                   or align_bits < 1):
+        raise ValueError(f"align_bits must be a positive number of bits or None (exact), not {align_bits!r}")
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape or a.ndim < 1:
         raise ValueError(f"a and b must have the same shape (..., block), not {a.shape} and {b.shape}")
+    if a.shape[-1] != fmt.block_size:
+        raise ValueError(f"a and b must hold whole {fmt.name} blocks of {fmt.block_size} elements along the last "
+                         f"axis, not {a.shape[-1]}")
     products = multiply(fmt.element_unpack(a), fmt.element_unpack(b))
     if align_bits is not None and isinstance(fmt.element, FloatFormat):
         products = align_window(products, products.exp + 2 * fmt.element.precision, align_bits)
@@ -341,7 +376,7 @@ def dot(a: BlockTensor, b: BlockTensor, acc_fmt: FloatFormat, align_bits: int | 
         raise ValueError("dot needs two block tensors of the same format and shape")
     fmt = a.fmt
     bs = fmt.block_size
-    acc = np.zeros(a.elements.shape[:-1], dtype=acc_fmt.dtype)
+    acc = np.zeros(a.elements.shape[:-1], dtype=acc_fmt.code_dtype)
     for k in range(a.scales.shape[-1]):
         ea, eb = a.elements[..., k * bs:(k + 1) * bs], b.elements[..., k * bs:(k + 1) * bs]
         if ea.shape[-1] < bs:  # partial last block: zero elements add nothing

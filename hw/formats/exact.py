@@ -78,13 +78,13 @@ class Exact:
         """Exact values of a float64 array (every float64 is a dyadic rational)."""
         v = np.asarray(values, dtype=np.float64)
         frac, e = np.frexp(np.where(np.isfinite(v), np.abs(v), 0.0))
-        mag = np.ldexp(frac, 53).astype(np.uint64)
+        mag = np.asarray(np.ldexp(frac, 53)).astype(np.uint64)  # arrays, also for a 0-d input
         return cls(
-            neg=np.signbit(v),
+            neg=np.asarray(np.signbit(v)),
             mag=mag.astype(object),
-            exp=e.astype(np.int64) - 53,
-            nan=np.isnan(v),
-            inf=np.isinf(v),
+            exp=np.asarray(e).astype(np.int64) - 53,
+            nan=np.asarray(np.isnan(v)),
+            inf=np.asarray(np.isinf(v)),
         )
 
     @property

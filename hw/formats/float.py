@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .arrays import as_codes, as_flag, as_values, float32_exact, to_numpy
 from .exact import Exact, Rounding, bit_length, code_dtype, round_at
 
 __all__ = ["Special", "FloatFormat", "FP32"]
@@ -161,7 +162,7 @@ class FloatFormat:
 
     # -- classification -----------------------------------------------------
     def _fields(self, bits):
-        bits = np.asarray(bits).astype(np.int64) & ((1 << self.width) - 1)
+        bits = as_codes(bits, self.width, self.name, self.dtype)
         sign = (bits >> (self.width - 1)).astype(bool)
         mag = bits & (self.sign_bit - 1)
         return bits, sign, mag
@@ -197,8 +198,20 @@ class FloatFormat:
         return Exact(sign, sig.astype(object), exp.astype(np.int64), nan, inf)
 
     def decode(self, bits) -> np.ndarray:
-        """float64 value of each code (exact: every format here fits in a double)."""
-        return self.unpack(bits).to_float()
+        """float64 value of each code (exact: every format here fits in a double).
+
+        Where ml_dtypes has this format the codes are cast by it (NaN: the
+        canonical float64 NaN with the code's sign bit, as :meth:`unpack` gives).
+        """
+        if self.dtype is None:
+            return self.unpack(bits).to_float()
+        codes = as_codes(bits, self.width, self.name, self.dtype)
+        with np.errstate(invalid="ignore"):  # signalling NaN codes
+            out = codes.astype(f"u{self.dtype.itemsize}").view(self.dtype).astype(np.float64)
+        nan = np.isnan(out)
+        if nan.any():
+            out[nan] = np.where(codes[nan] >> (self.width - 1), -np.nan, np.nan)
+        return out
 
     def pack(self, value: Exact, rounding: Rounding = Rounding.RNE, saturate: bool = False,
              rng=None, nan_sign: bool = False) -> np.ndarray:
@@ -237,15 +250,62 @@ class FloatFormat:
         else:
             nan = 0
         code = np.where(value.nan, nan, code)
-        return code.astype(self.dtype)
+        return code.astype(self.code_dtype)
 
     def encode(self, values, rounding: Rounding | str = "rne", saturate: bool = False, rng=None) -> np.ndarray:
-        """Codes of float values (any float dtype; converted to float64 exactly)."""
-        return self.pack(Exact.from_float(values), Rounding.parse(rounding), saturate, rng, nan_sign=True)
+        """Codes of real values (numbers, numpy/ml_dtypes arrays, torch tensors; taken by value, exactly).
+
+        Where ml_dtypes has this format (:attr:`dtype`) and the values are
+        float32-exact, a ``rne`` non-saturating encode is ml_dtypes' cast
+        (ml_dtypes casts float64 through float32, which would round twice; numpy's
+        own fp16/fp32 casts round float64 once and are used for any input).
+        Bit-identical to :meth:`pack` on every code, midpoint and its float32
+        neighbours and on random bit patterns (``tests/test_api_inputs.py``).
+        """
+        rounding = Rounding.parse(rounding)
+        saturate = as_flag(saturate, "saturate")
+        if self.dtype is not None and rounding is Rounding.RNE and not saturate:
+            values = to_numpy(values)
+            numpy_native = self.dtype in (np.dtype(np.float16), np.dtype(np.float32))  # numpy casts float64 once
+            wide = numpy_native and isinstance(values, np.ndarray) and values.dtype == np.float64
+            narrow = values if wide else float32_exact(values)
+            if narrow is not None and narrow.size > 256:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    codes = narrow.astype(self.dtype).view(f"u{self.dtype.itemsize}").astype(self.code_dtype)
+                nan = np.isnan(narrow)  # ml_dtypes' NaN signs and NaN-less formats differ: our rule for those
+                if nan.any():
+                    codes[nan] = self.pack(Exact.from_float(narrow[nan]), rounding, saturate, rng, nan_sign=True)
+                return codes
+        values = as_values(values, self.name)
+        return self.pack(Exact.from_float(values), rounding, saturate, rng, nan_sign=True)
 
     @property
-    def dtype(self):
+    def code_dtype(self):
+        """The unsigned numpy dtype that holds a code."""
         return code_dtype(self.width)
+
+    @cached_property
+    def dtype(self):
+        """The numpy or ml_dtypes dtype with exactly these numerics, or None (``e4m3`` -> ``float8_e4m3fn``)."""
+        if not self.subnormals:
+            return None
+        name = _ML_DTYPES.get((self.exp_bits, self.man_bits, self.bias, self.special))
+        if name is None:
+            return None
+        import ml_dtypes
+
+        return np.dtype(getattr(np, name, None) or getattr(ml_dtypes, name))
+
+
+#: ml_dtypes (or numpy) type of each (exp_bits, man_bits, bias, special) it has.
+_ML_DTYPES = {
+    (8, 23, 127, Special.IEEE): "float32", (5, 10, 15, Special.IEEE): "float16",
+    (8, 7, 127, Special.IEEE): "bfloat16", (5, 2, 15, Special.IEEE): "float8_e5m2",
+    (4, 3, 7, Special.FN): "float8_e4m3fn", (4, 3, 8, Special.FNUZ): "float8_e4m3fnuz",
+    (5, 2, 16, Special.FNUZ): "float8_e5m2fnuz", (4, 3, 7, Special.IEEE): "float8_e4m3",
+    (3, 4, 3, Special.IEEE): "float8_e3m4", (3, 2, 3, Special.NONE): "float6_e3m2fn",
+    (2, 3, 1, Special.NONE): "float6_e2m3fn", (2, 1, 1, Special.NONE): "float4_e2m1fn",
+}
 
 
 #: IEEE binary32, the accumulator and scale format shared by every layer (registered as ``fp32``).

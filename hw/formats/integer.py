@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import as_codes, as_flag, as_values, to_numpy
 from .exact import Exact, Rounding, code_dtype, round_at
 
 __all__ = ["IntFormat"]
@@ -44,8 +45,21 @@ class IntFormat:
         return (1 << (self.bits - (1 if self.signed else 0))) - 1
 
     @property
-    def dtype(self):
+    def code_dtype(self):
+        """The unsigned numpy dtype that holds a code."""
         return code_dtype(self.bits)
+
+    @property
+    def dtype(self):
+        """The numpy or ml_dtypes integer dtype of this width and signedness, or None."""
+        name = f"{'' if self.signed else 'u'}int{self.bits}"
+        if self.bits in (8, 16, 32, 64):
+            return np.dtype(name)
+        if self.bits in (2, 4):
+            import ml_dtypes
+
+            return np.dtype(getattr(ml_dtypes, name))
+        return None
 
     def describe(self) -> str:
         kind = "signed" if self.signed else "unsigned"
@@ -57,11 +71,11 @@ class IntFormat:
 
     def values(self, bits) -> np.ndarray:
         """Integer value of each code (int64; Python ints beyond 32 bits)."""
-        if self.bits > 64:
-            bits = np.asarray(bits, dtype=object) & ((1 << self.bits) - 1)
-        else:
-            bits = np.asarray(bits).astype(np.uint64) & np.uint64((1 << self.bits) - 1)
-            bits = bits.astype(object) if self.bits > 32 else bits.astype(np.int64)
+        bits, own = to_numpy(bits), self.dtype
+        if own is not None and own.kind not in "iu" and np.asarray(bits).dtype == own:  # ml_dtypes int2/int4
+            bits = np.asarray(bits).astype(np.int64) & ((1 << self.bits) - 1)
+        bits = as_codes(bits, self.bits, self.name)
+        bits = bits.astype(object) if self.bits > 32 else bits
         if self.signed:
             bits = np.where(bits >= (1 << (self.bits - 1)), bits - (1 << self.bits), bits)
         return bits
@@ -91,8 +105,10 @@ class IntFormat:
             v = np.minimum(np.maximum(v, self.min_value), self.max_value)
         v = np.where(value.inf, np.where(value.neg, self.min_value, self.max_value), v)
         v = np.where(value.nan, 0, v)
-        wrapped = v & ((1 << self.bits) - 1)
-        return wrapped if self.bits > 64 else wrapped.astype(np.uint64).astype(self.dtype)
+        wrapped = np.asarray(v & ((1 << self.bits) - 1), dtype=object)
+        return wrapped if self.bits > 64 else wrapped.astype(np.uint64).astype(self.code_dtype)
 
     def encode(self, values, rounding: Rounding | str = "rne", saturate: bool = False, rng=None) -> np.ndarray:
-        return self.pack(Exact.from_float(values), Rounding.parse(rounding), saturate, rng)
+        """Codes of real values, rounded to integers, then wrapped (or with ``saturate`` clamped)."""
+        values = as_values(values, self.name)
+        return self.pack(Exact.from_float(values), Rounding.parse(rounding), as_flag(saturate, "saturate"), rng)

@@ -41,6 +41,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .arrays import as_codes, as_values
 from .exact import Rounding, code_dtype
 from .integer import IntFormat
 
@@ -86,8 +87,14 @@ class LNSFormat:
         return 1 << self.frac_bits
 
     @property
-    def dtype(self):
+    def code_dtype(self):
+        """The unsigned numpy dtype that holds a code."""
         return code_dtype(self.width)
+
+    @property
+    def dtype(self):
+        """No numpy or ml_dtypes dtype has LNS numerics."""
+        return None
 
     @property
     def zero_log(self) -> int:
@@ -173,7 +180,7 @@ class LNSFormat:
     # -- fields -------------------------------------------------------------------
     def fields(self, bits):
         """(sign, signed log integer, is_zero, is_nan) of each code."""
-        bits = np.asarray(bits).astype(np.int64) & ((1 << self.width) - 1)
+        bits = as_codes(bits, self.width, self.name)
         sign = (bits >> self.log_bits).astype(bool)
         raw = bits & ((1 << self.log_bits) - 1)
         log = np.where(raw >= self.zero_code, raw - (1 << self.log_bits), raw)
@@ -185,7 +192,7 @@ class LNSFormat:
         code = (np.asarray(sign, dtype=np.int64) << self.log_bits) | (log & ((1 << self.log_bits) - 1))
         code = np.where(zero, self.zero_code, code)
         code = np.where(nan, self.nan_code, code)
-        return code.astype(self.dtype)
+        return code.astype(self.code_dtype)
 
     # -- values -------------------------------------------------------------------
     def decode(self, bits) -> np.ndarray:
@@ -197,7 +204,7 @@ class LNSFormat:
 
     def encode(self, values, rounding: Rounding | str = "rne", rng=None) -> np.ndarray:
         rounding = Rounding.parse(rounding)
-        v = np.asarray(values, dtype=np.float64)
+        v = as_values(values, self.name)
         finite = np.isfinite(v) & (v != 0)
         if rounding is Rounding.RNE:
             # |v| = m * 2**e with m in [1, 2): the log rounds up past each midpoint constant

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import as_codes, as_values
 from .exact import Exact, Rounding, bit_length, code_dtype
 from .float import FloatFormat
 
 __all__ = ["PositFormat", "QuireFormat"]
 
 
-def _as_objects(bits, width):
-    return (np.asarray(bits).astype(np.uint64) & np.uint64((1 << width) - 1)).astype(object)
+def _as_objects(bits, width, name):
+    return as_codes(bits, width, name).astype(object)
 
 
 @dataclass(frozen=True)
@@ -109,14 +110,15 @@ class PositFormat:
     def unpack(self, bits) -> Exact:
         if self.n <= 16:  # table lookup: decode every code once
             table = _decode_table(self)
-            shape = np.shape(bits)
-            idx = (np.asarray(bits).astype(np.int64) & ((1 << self.n) - 1)).ravel()
+            idx = as_codes(bits, self.n, self.name)
+            shape = idx.shape
+            idx = idx.ravel()
             return Exact(*(getattr(table, f)[idx].reshape(shape) for f in ("neg", "mag", "exp", "nan", "inf")))
         return self._unpack_codes(bits)
 
     def _unpack_codes(self, bits) -> Exact:
         n, es = self.n, self.es
-        word = _as_objects(bits, n)
+        word = _as_objects(bits, n, self.name)
         shape = word.shape
         flat = word.ravel()
         neg = np.zeros(flat.shape, dtype=bool)
@@ -194,14 +196,24 @@ class PositFormat:
                     pattern += guard & (sticky | (pattern & 1))
                 pattern = min(max(pattern, 1), maxpos)
             out[i] = (-pattern) & ((1 << n) - 1) if negs[i] else pattern
-        return out.reshape(shape).astype(self.dtype)
+        return out.reshape(shape).astype(self.code_dtype)
 
     def encode(self, values, rounding: Rounding | str = "rne", saturate: bool = True, rng=None) -> np.ndarray:
-        return self.pack(Exact.from_float(values), rounding)
+        """Codes of real values (posits never overflow: ``saturate`` must stay True)."""
+        if saturate is not True:
+            raise ValueError(f"{self.name} saturates by definition (no overflow); saturate must be True, "
+                             f"not {saturate!r}")
+        return self.pack(Exact.from_float(as_values(values, self.name)), rounding)
+
+    @property
+    def code_dtype(self):
+        """The unsigned numpy dtype that holds a code."""
+        return code_dtype(self.n)
 
     @property
     def dtype(self):
-        return code_dtype(self.n)
+        """No numpy or ml_dtypes dtype has posit numerics."""
+        return None
 
 
 _TABLES: dict = {}
@@ -256,17 +268,45 @@ class QuireFormat:
         return f"quire  {self.bits} bits, LSB 2^{self.lsb_exp}, for {self.posit.name}"
 
     def unpack(self, bits) -> Exact:
-        word = _as_objects(bits, self.bits) if self.bits <= 64 else np.asarray(bits, dtype=object)
-        word = word & ((1 << self.bits) - 1)
+        word = _as_objects(bits, self.bits, self.name)
         nar = word == self.nar_code
-        signed = np.where(word >= self.nar_code, word - (1 << self.bits), word)
+        signed = np.asarray(np.where(word >= self.nar_code, word - (1 << self.bits), word), dtype=object)
         shape = np.shape(word)
-        return Exact(np.asarray(signed < 0, dtype=bool), np.abs(signed).astype(object),
+        return Exact(np.asarray(signed < 0, dtype=bool), np.asarray(np.abs(signed), dtype=object),
                      np.full(shape, self.lsb_exp, dtype=np.int64), np.asarray(nar, dtype=bool),
                      np.zeros(shape, dtype=bool))
 
     def decode(self, bits) -> np.ndarray:
+        """float64 value of each quire code (rounded to nearest where the quire holds more than 53 bits)."""
         return self.unpack(bits).to_float()
+
+    def encode(self, values) -> np.ndarray:
+        """Quire codes of real values, rounded (RNE) to a multiple of the LSB; NaN and Inf give NaR.
+
+        ValueError for a value outside the quire's range (it would wrap).
+        """
+        shaped = as_values(values, self.name)
+        values = shaped.reshape(-1)
+        exact = Exact.from_float(values)
+        limit = 1 << (self.bits - 1)
+        out = np.empty(values.shape, dtype=object)
+        for i in range(values.size):
+            if exact.nan[i] or exact.inf[i]:
+                out[i] = self.nar_code
+                continue
+            mag, shift = int(exact.mag[i]), int(exact.exp[i]) - self.lsb_exp
+            if shift >= 0:
+                units = mag << shift
+            else:
+                units, rest = mag >> -shift, mag & ((1 << -shift) - 1)
+                half = 1 << (-shift - 1)
+                units += rest > half or (rest == half and units & 1)
+            if units >= limit:
+                raise ValueError(f"values for {self.name} must lie within +-2**{self.bits - 1 + self.lsb_exp} "
+                                 f"(its range), got {float(values[i]):g}")
+            out[i] = (-units if exact.neg[i] else units) & ((1 << self.bits) - 1)
+        out = out.reshape(shaped.shape)
+        return out if self.bits > 64 else out.astype(np.uint64)
 
     def pack(self, value: Exact, rounding: Rounding = Rounding.RNE, saturate: bool = False,
              rng=None, nan_sign: bool = False) -> np.ndarray:

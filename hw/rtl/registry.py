@@ -25,7 +25,7 @@ from amaranth import Shape
 from amaranth.back import verilog
 from amaranth.lib import data, wiring
 
-from ..formats import Format, family
+from ..formats import Format, family, resolve
 
 __all__ = ["UnitKind", "Port", "register", "kinds", "get_kind", "kind_names", "kinds_for", "default_kind",
            "build_unit", "reference", "ports", "to_verilog", "default_name", "OPTIONS"]
@@ -127,6 +127,7 @@ def build_unit(kind: str, fmt: Format, *, stages: int = 0, retimed: bool = False
     error is a ValueError of one line naming the valid choices.
     """
     record = get_kind(kind)
+    fmt = resolve(fmt)
     if family(fmt) not in record.families:
         raise ValueError(f"{fmt.name} ({family(fmt)} format) has no {kind} unit; its units: "
                          f"{', '.join(kinds_for(fmt))}")

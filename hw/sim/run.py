@@ -181,6 +181,9 @@ def compare(job: Job, outputs: dict, expected: dict, show: int = 4) -> list[Mism
     for port in job.output_ports:
         got = np.asarray(outputs[port.name]).reshape(job.vectors, -1)
         want = np.asarray(expected[port.name])
+        if want.dtype.kind not in "iuO":
+            raise TypeError(f"{job.name}: expected {port.name} must be integer codes, not {want.dtype.name} values "
+                            "(encode them with the port's format first)")
         if want.size != got.size:
             raise ValueError(f"{job.name}: expected {port.name} has {want.size} codes, not {got.size}")
         want = want.reshape(job.vectors, -1)
