@@ -8,7 +8,6 @@ is installed, and prints a table of formats, ports, size and generation time.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,9 +18,7 @@ from amaranth.lib import wiring
 from . import formats
 from .files import write_atomic
 from .rtl import build_unit, default_kind, default_name, to_verilog
-from .sim import use_verilator
-
-WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
+from .lint import lint
 
 
 def _ports(unit) -> str:
@@ -33,10 +30,10 @@ def _ports(unit) -> str:
 
 
 def _lint(path: Path) -> str:
-    if not use_verilator():
+    try:
+        return "clean" if lint([path])[0] else "WARNINGS"
+    except RuntimeError:
         return "no verilator"
-    r = subprocess.run(["verilator", "--lint-only", "-Wall", str(WAIVERS), str(path)], capture_output=True, text=True)
-    return "clean" if r.returncode == 0 and "%Warning" not in r.stderr else "WARNINGS"
 
 
 def main(argv=None) -> int:
