@@ -38,17 +38,24 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 
-from hw.files import write_atomic
+from hw.files import output_dir, output_file, write_atomic
 
 from .loop import Config, train
 from .precisions import PRECISIONS
 from .suites import QUALITY_SEEDS, THROUGHPUT_WIDTHS, suite_quality, suite_throughput
 
 __all__ = ["main"]
+
+#: What each training setting means (the flags' help).
+CONFIG_HELP = {"precision": "training precision (see gpu_ref/precisions.py)", "width": "model width",
+               "depth": "decoder layers", "heads": "attention heads", "seq": "sequence length in bytes",
+               "batch": "sequences per step", "steps": "optimizer steps", "lr": "peak learning rate",
+               "warmup": "linear warm-up steps", "weight_decay": "AdamW weight decay", "seed": "random seed",
+               "eval_every": "steps between held-out evaluations", "eval_batches": "held-out batches per evaluation",
+               "corpus_bytes": "bytes of the training corpus"}
 
 
 def main(argv=None) -> int:
@@ -58,19 +65,27 @@ def main(argv=None) -> int:
     parser.add_argument("--precisions", help="comma-separated subset for --suite quality")
     parser.add_argument("--seeds", default=",".join(map(str, QUALITY_SEEDS)), help="comma-separated seeds for --suite quality")
     parser.add_argument("--jobs", type=int, default=1, help="training processes at once (--suite quality)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="cpu or cuda (default: cuda where available)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (throughput suite)")
     parser.add_argument("--widths", default=",".join(map(str, THROUGHPUT_WIDTHS)), help="throughput suite widths")
     parser.add_argument("--json", help="write one run's result here")
     for key, value in asdict(Config()).items():  # default: Config's, or the suite's (QUALITY, THROUGHPUT)
-        parser.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)
+        parser.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None,
+                            help=f"{CONFIG_HELP[key]} (default {value})")
     args = parser.parse_args(argv)
     given = {key: getattr(args, key) for key in asdict(Config()) if getattr(args, key) is not None}
     try:
+        if args.device not in ("cpu", "cuda"):
+            raise ValueError(f"--device must be cpu or cuda, not {args.device!r}")
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("--device cuda: no CUDA GPU here (torch.cuda.is_available() is False); use --device cpu")
+        if args.json is not None:
+            output_file(args.json, "--json")
         if args.suite:
             if not args.out:
                 raise ValueError("--suite needs --out DIR")
-            out = Path(args.out)
+            out = output_dir(args.out, "--out")
             out.mkdir(parents=True, exist_ok=True)
             if args.suite == "quality":
                 chosen = args.precisions.split(",") if args.precisions else list(PRECISIONS)

@@ -31,7 +31,7 @@ from gpu_ref import lns as glns
 from gpu_ref import numerics as N
 
 from . import formats
-from .files import write_atomic
+from .files import output_file, write_atomic
 from .formats import BlockFormat, FloatFormat, LNSFormat, PositFormat, block
 from .rtl import build_unit, get_kind, kinds_for
 
@@ -194,6 +194,12 @@ def main(argv=None) -> int:
     if args.vectors < 64:
         print(f"crosscheck: error: --vectors must be at least 64, not {args.vectors}", file=sys.stderr)
         return 2
+    if args.json is not None:
+        try:
+            output_file(args.json, "--json")
+        except ValueError as e:
+            print(f"crosscheck: error: {e}", file=sys.stderr)
+            return 2
     rows = check(names, args.device, args.vectors, sim=not args.no_sim)
     print(_table(rows))
     failed = sum(r["golden_vs_gpu_ref"] + r.get("golden_vs_sim", 0) + r.get("sim_vs_gpu_ref", 0) for r in rows)

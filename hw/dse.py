@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from . import formats
-from .files import write_atomic
+from .files import output_dir, write_atomic
 from .models.batch import cost_specs, unit_spec
 from .rtl import kind_names
 
@@ -149,12 +149,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         technology.get(args.tech)
-    except technology.TechnologyError as err:
+        out = output_dir(args.out, "--out")
+    except (technology.TechnologyError, ValueError) as err:
         print(f"hw.dse: {err}", file=sys.stderr)
         return 2
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     specs, skipped = expand(config)
+    if not specs:
+        for line in skipped:
+            print(f"skipped {line}")
+        print(f"hw.dse: {args.config}: no design point to cost: every combination was skipped", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
     rows, errors = cost_specs(specs, out / "cache", args.tech, args.freq, config["vectors"], config["seed"], args.jobs,
                               progress=not args.no_progress)
     from .models.report import table_csv, write_reports

@@ -14,12 +14,11 @@ cannot reach is reported with the fmax it does reach (exit status 1, no file).
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 
 from . import formats
-from .files import write_atomic
+from .files import output_file, write_atomic
 from .rtl import build_unit, default_kind, default_name, get_kind, kind_names, kinds_for, to_verilog
 
 __all__ = ["main", "format_table"]
@@ -39,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fmt", help="operand format, e.g. e4m3, e5m2, bf16, int8 or a generic eXmY (see --list)")
     p.add_argument("--unit", help=f"unit kind: {', '.join(kind_names())} (default: mac; dot for block formats; "
                                   "--list shows which each format has)")
-    p.add_argument("--lanes", type=int, help="products per dot unit (dot only; default 4; a block format's block size)")
+    p.add_argument("--lanes", type=int, help="products per dot unit, 1..256 (dot only; default 4; a block format's block size)")
     p.add_argument("--align-bits", type=int, help="block dot units: align the products to the largest and "
                                                   "truncate them to this many bits before the sum (default: exact)")
     p.add_argument("--fmt-b", help="tensorcore units: format of operand b (default: --fmt), e.g. e5m2")
@@ -119,9 +118,12 @@ def main(argv=None) -> int:
             raise _BadInput("--freq chooses the stages; give --freq or --stages, not both")
         if args.freq is not None and not 0 < args.freq <= 100000:
             raise _BadInput(f"--freq must be a clock in MHz (0 < f <= 100000), not {args.freq:g}")
+        if args.output is not None:
+            try:
+                output_file(args.output, "-o")
+            except ValueError as e:
+                raise _BadInput(str(e)) from None
         unit = _unit_from_args(args)
-        if args.output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
-            raise _BadInput(f"cannot write {args.output!r}: its folder does not exist")
         if args.freq is not None:
             tech = _technology(args.tech)
             return _for_clock(unit, tech, args)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from gpu_ref import precisions
 
-from .files import save_figure, write_atomic
+from .files import output_dir, save_figure, write_atomic
 from .models.report import table_csv
 
 __all__ = ["main", "load_quality", "load_throughput", "rank", "mean_curves"]
@@ -77,11 +77,27 @@ def _cost_rows(*sweeps: Path) -> dict[str, dict]:
     best: dict[str, dict] = {}
     for dse in sweeps:
         found = {}
-        with dse.open() as fh:
-            for row in csv.DictReader(fh):
-                _keep_best(found, row)
+        try:
+            with dse.open(newline="") as fh:
+                reader = csv.DictReader(fh)
+                missing = sorted(SWEEP_COLUMNS - set(reader.fieldnames or []))
+                if missing:
+                    raise ValueError(f"{dse}: not a sweep CSV of python -m hw.dse (no column {', '.join(missing)})")
+                rows = list(reader)
+                for row in rows:
+                    _keep_best(found, row)
+        except (UnicodeDecodeError, csv.Error) as err:
+            raise ValueError(f"{dse}: not a sweep CSV of python -m hw.dse ({err})") from None
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"{dse}: a row lacks a value ({err})") from None
+        if not rows:
+            raise ValueError(f"{dse}: the sweep CSV has no rows")
         best.update(found)
     return best
+
+
+#: The columns of a sweep CSV the ranking reads.
+SWEEP_COLUMNS = {"unit", "format", "stages", "lanes", "area_per_op_um2", "energy_per_op_pj", "dot64_rel_error"}
 
 
 def _keep_best(best: dict[str, dict], row: dict):
@@ -205,13 +221,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hw.rank: no sweep CSV {args.dse or 'results/dse/*.csv'} (run python -m hw.dse)", file=sys.stderr)
         return 2
     try:
+        out = output_dir(args.out, "--out")
+        costs = _cost_rows(*sweeps)
+    except ValueError as err:
+        print(f"hw.rank: {err}", file=sys.stderr)
+        return 2
+    try:
         throughput, source = load_throughput(train_dir)
         quality = load_quality(train_dir)
-        rows = rank(quality, throughput, _cost_rows(*sweeps))
+        rows = rank(quality, throughput, costs)
     except (ValueError, KeyError, json.JSONDecodeError) as err:
         print(f"hw.rank: {train_dir}: {err}", file=sys.stderr)
         return 2
-    out = Path(args.out)
+    if not rows:
+        print(f"hw.rank: {train_dir}: no quality runs to rank", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     keys = list(rows[0])
     widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}

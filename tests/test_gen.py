@@ -188,3 +188,37 @@ def test_lint_cli_uses_the_wheel_whatever_the_path_holds(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "hw.lint", str(tmp_path / "none.v")], capture_output=True,
                              text=True, cwd=ROOT)
     assert missing.returncode == 2 and missing.stderr.strip() == f"error: {tmp_path / 'none.v'}: no such Verilog file"
+
+
+@pytest.mark.parametrize("command, message", [
+    (["-m", "hw.gen", "--fmt", "e4m3", "-o", "{tmp}"], "-o {tmp}: is a folder; give a file name"),
+    (["-m", "hw.gen", "--fmt", "e4m3", "-o", ""], "-o needs a file name, not an empty path"),
+    (["-m", "hw.gen", "--fmt", "e4m3", "-o", "{tmp}/no/such/x.v"], "folder {tmp}/no/such does not exist"),
+    (["-m", "hw.dse", "--out", "{tmp}/file"], "--out {tmp}/file: is a file; give a folder"),
+    (["-m", "hw.rank", "--out", "{tmp}/file"], "--out {tmp}/file: is a file; give a folder"),
+    (["-m", "hw.rank", "--dse", "{tmp}/wrong.csv", "--out", "{tmp}/rank"], "{tmp}/wrong.csv: not a sweep CSV"),
+    (["-m", "hw.rank", "--dse", "{tmp}/sweep.yaml", "--out", "{tmp}/rank"], "{tmp}/sweep.yaml: not a sweep CSV"),
+    (["-m", "hw.crosscheck", "--no-sim", "--json", "{tmp}"], "--json {tmp}: is a folder"),
+    (["-m", "gpu_ref.train", "--json", "{tmp}", "--device", "cpu"], "--json {tmp}: is a folder"),
+    (["-m", "gpu_ref.train", "--suite", "quality", "--out", "{tmp}/file", "--device", "cpu"],
+     "--out {tmp}/file: is a file"),
+])
+def test_output_paths_are_checked_before_the_work(tmp_path, command, message):
+    (tmp_path / "file").write_text("keep")
+    (tmp_path / "wrong.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "sweep.yaml").write_text("formats: [e4m3]\n")
+    rank_png = tmp_path / "rank" / "rank.png"
+    rank_png.parent.mkdir()
+    rank_png.write_bytes(b"good plot")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    r = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message.replace("{tmp}", str(tmp_path)) in lines[0], r.stderr
+    assert (tmp_path / "file").read_text() == "keep" and rank_png.read_bytes() == b"good plot"
+
+
+def test_outputs_get_the_users_umask(tmp_path):
+    out = tmp_path / "mac.v"
+    r = subprocess.run(["sh", "-c", f"umask 022 && {sys.executable} -m hw.gen --fmt int8 -o {out}"], cwd=ROOT)
+    assert r.returncode == 0 and (out.stat().st_mode & 0o777) == 0o644

@@ -118,6 +118,10 @@ def default_kind(fmt: Format) -> str:
     raise ValueError(f"no default unit for {fmt.name}")
 
 
+#: The most products one unit computes per cycle (a 256-lane dot unit is already larger than a GPU's MMA step).
+MAX_LANES = 256
+
+
 def build_unit(kind: str, fmt: Format, *, stages: int = 0, retimed: bool = False, **options):
     """The ``kind`` unit for operand format ``fmt`` with ``stages`` pipeline registers.
 
@@ -141,6 +145,9 @@ def build_unit(kind: str, fmt: Format, *, stages: int = 0, retimed: bool = False
             takes = [k.name for k in _KINDS.values() if name in k.options]
             raise ValueError(f"{name} ({OPTIONS[name]}) applies to {', '.join(takes)} units, not {kind}"
                              + (f"; a {kind} unit takes {', '.join(record.options)}" if record.options else ""))
+    lanes = given.get("lanes")
+    if lanes is not None and (not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= MAX_LANES):
+        raise ValueError(f"lanes must be an integer in 1..{MAX_LANES}, not {lanes!r}")
     if retimed and stages == 0:
         raise ValueError("a retimed unit needs stages >= 1 (its registers are what retiming moves)")
     unit = record.build(fmt, stages=stages, **given)
