@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 
 from . import formats
@@ -108,6 +109,19 @@ def _unit_from_args(args):
         raise _BadInput(str(e)) from None
 
 
+def _design_args(argv: list[str]) -> list[str]:
+    """The arguments that define the design: all but ``-o FILE`` (same design, same bytes, wherever written)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("-o", "--output"):
+            skip = True
+        elif not arg.startswith(("-o", "--output=")) or arg.startswith("--out-"):
+            kept.append(arg)
+    return kept
+
+
 def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -127,7 +141,9 @@ def main(argv=None) -> int:
         if args.freq is not None:
             tech = _technology(args.tech)
             return _for_clock(unit, tech, args)
-        text = to_verilog(unit, args.top or default_name(unit))
+        command = "python -m hw.gen " + " ".join(shlex.quote(a) for a in _design_args(sys.argv[1:] if argv is None
+                                                                                  else argv))
+        text = to_verilog(unit, args.top or default_name(unit), command=command)
     except _BadInput as e:
         print(f"hw.gen: error: {e}", file=sys.stderr)
         return 2
