@@ -28,6 +28,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from .synth import cell_pins
 from .technology import Technology
 
 __all__ = ["read_toggles", "net_loads", "energy", "Energy"]
@@ -65,20 +66,16 @@ def net_loads(module: dict, tech: Technology) -> dict[int, Load]:
     loads: dict[int, Load] = defaultdict(Load)
     fanout: dict[int, int] = defaultdict(int)
     d_cap = tech.flop.pins[tech.flop.flop.d].cap_ff
-    for cell in module["cells"].values():
-        data = tech.cells[cell["type"]]
-        for pin, bits in cell["connections"].items():
-            for bit in bits:
-                if not isinstance(bit, int):
-                    continue
-                if cell["port_directions"][pin] == "output":
-                    loads[bit].driver = (cell["type"], pin)
-                elif not data.pins[pin].clock:
-                    loads[bit].cap_ff += data.pins[pin].cap_ff
-                    fanout[bit] += 1
-                    table = data.power.get((pin, ""))
-                    if table is not None:
-                        loads[bit].input_tables += (table,)
+    for _, ctype, pin, direction, bit in cell_pins(module):
+        data = tech.cells[ctype]
+        if direction == "output":
+            loads[bit].driver = (ctype, pin)
+        elif not data.pins[pin].clock:
+            loads[bit].cap_ff += data.pins[pin].cap_ff
+            fanout[bit] += 1
+            table = data.power.get((pin, ""))
+            if table is not None:
+                loads[bit].input_tables += (table,)
     for port in module["ports"].values():
         if port["direction"] == "output":
             for bit in port["bits"]:

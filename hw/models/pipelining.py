@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from ..rtl import ports, to_verilog
 from .sta import LOOP_PREFIX, Timing, timing
-from .synth import DEFAULT_BUDGET_S, Netlist, synthesize
+from .synth import DEFAULT_BUDGET_S, Netlist, cell_pins, synthesize
 from .technology import Technology
 
 __all__ = ["Plan", "pipeline_for_clock", "insert_registers", "arrival_times", "MAX_STAGES"]
@@ -78,17 +78,12 @@ def _loads(module: dict, tech: Technology) -> tuple[dict, dict, dict]:
                 else:
                     sinks[bit].append(("port", name))
     d_cap = tech.flop.pins[tech.flop.flop.d].cap_ff
-    for cname, cell in module["cells"].items():
-        data = tech.cells[cell["type"]]
-        for pin, bits in cell["connections"].items():
-            for bit in bits:
-                if not isinstance(bit, int):
-                    continue
-                if cell["port_directions"][pin] == "output":
-                    drivers[bit] = (cname, pin)
-                else:
-                    sinks[bit].append((cname, pin))
-                    cap[bit] += data.pins[pin].cap_ff
+    for cname, ctype, pin, direction, bit in cell_pins(module):
+        if direction == "output":
+            drivers[bit] = (cname, pin)
+        else:
+            sinks[bit].append((cname, pin))
+            cap[bit] += tech.cells[ctype].pins[pin].cap_ff
     for bit, loads in sinks.items():
         cap[bit] += sum(d_cap for kind, _ in loads if kind == "port") + tech.wire_cap_ff(len(loads))
     return drivers, sinks, cap

@@ -69,6 +69,16 @@ class Netlist:
         return self.area_um2 - self.register_area_um2
 
 
+def cell_pins(module: dict):
+    """``(cell name, cell type, pin, direction, net bit)`` of every connection of a mapped JSON module
+    (constant bits skipped)."""
+    for name, cell in module["cells"].items():
+        for pin, bits in cell["connections"].items():
+            for bit in bits:
+                if isinstance(bit, int):
+                    yield name, cell["type"], pin, cell["port_directions"][pin], bit
+
+
 def synthesize(verilog: str, top: str, tech: Technology, period_ns: float, retime: bool = False,
                budget_s: float = DEFAULT_BUDGET_S) -> Netlist:
     """Map ``verilog`` (module ``top``) to ``tech``'s cells for a clock of ``period_ns``.
