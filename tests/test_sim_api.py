@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import ml_dtypes
 import numpy as np
 import pytest
@@ -74,3 +76,20 @@ def test_inputs_are_checked_before_anything_runs():
         verilog_ports("module m(input [3:0] a, output [3:0] y);\nendmodule\n")
     name, ports, clocked = verilog_ports(to_verilog(build_unit("mul", formats.get("int8"), stages=1)))
     assert name == "mul_int8_s1" and clocked and [p.name for p in ports if p.direction == "in"] == ["a", "b", "valid_in"]
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("sim, suffix", [("verilator", ".vcd"), ("icarus", ".fst")])
+def test_a_failing_check_names_mismatches_the_log_and_a_waveform(sim, suffix):
+    if sim not in available_simulators():
+        pytest.skip(f"{sim} not installed")
+    int8 = formats.get("int8")
+    unit = build_unit("mul", int8, stages=1)
+    a, b = np.arange(64) % 256, np.full(64, 3)
+    wrong = {"product": np.zeros(64, dtype=np.uint64)}
+    with pytest.raises(AssertionError) as err:
+        verify([Job(unit, {"a": a, "b": b}, expected=wrong)], sim=sim, name="api-waves", waves=True)
+    message = str(err.value)
+    assert "63 of 64" in message and "#1: a=" in message and "\nlog: " in message and "SystemExit" not in message
+    waves = message.rsplit("\nwaves: ", 1)[1].strip()
+    assert waves.endswith(suffix) and os.path.getsize(waves) > 0, message

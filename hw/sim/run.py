@@ -44,7 +44,7 @@ MAX_LATENCY = 64
 class Simulation:
     """What came out of one unit: ``outputs`` by port (``(n,)``, or ``(n, lanes)`` for array ports), the
     ``latency`` seen (cycles from ``valid_in`` to ``valid_out``), timings, the log, and the toggle coverage
-    file of a ``toggles=True`` run."""
+    file of a ``toggles=True`` run, and the waveform of a ``waves=True`` run (VCD from Verilator, FST from Icarus)."""
 
     name: str
     outputs: dict
@@ -53,6 +53,7 @@ class Simulation:
     sim_seconds: float
     log: Path
     coverage: Path | None = None
+    waves: Path | None = None
 
 
 def simulate(unit, inputs: dict, *, sim: str = "verilator", verilog: str | None = None, copies: int = 8,
@@ -63,7 +64,7 @@ def simulate(unit, inputs: dict, *, sim: str = "verilator", verilog: str | None 
 
 
 def simulate_many(jobs: list[Job], sim: str = "verilator", seed: int = 1, name: str = "harness",
-                  toggles: bool = False) -> list[Simulation]:
+                  toggles: bool = False, waves: bool = False) -> list[Simulation]:
     """Simulate every job in one harness on ``sim`` ("verilator" or "icarus"); one :class:`Simulation` each.
 
     ``toggles`` (Verilator only) builds with toggle coverage of every net and
@@ -77,7 +78,7 @@ def simulate_many(jobs: list[Job], sim: str = "verilator", seed: int = 1, name: 
         raise ValueError("toggle counts come from Verilator's coverage; use sim='verilator'")
     source = harness_verilog(jobs)
     build_args = (VERILATOR_ARGS + (TOGGLE_ARGS if toggles else [])) if sim == "verilator" else []
-    key = hashlib.sha256((source + " ".join(build_args)).encode()).hexdigest()[:16]
+    key = hashlib.sha256((source + " ".join(build_args) + (" waves" if waves else "")).encode()).hexdigest()[:16]
     build_dir = BUILD_ROOT / f"{name}-{sim}-{key}"
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog = build_dir / "harness.v"
@@ -107,7 +108,7 @@ def simulate_many(jobs: list[Job], sim: str = "verilator", seed: int = 1, name: 
             "build_log": str(build_dir / "build.log"), "makeflags": flags,
             "plusargs": [f"+verilator+coverage+file+{coverage}"] if toggles else [], "seed": seed,
             "env": {"HW_VECTORS": str(vectors), "HW_RESULTS": str(results)},
-            "results_xml": str(build_dir / f"results-{tag}.xml"), "log": str(log)}
+            "results_xml": str(build_dir / f"results-{tag}.xml"), "log": str(log), "waves": waves}
     spec_path = build_dir / f"launch-{tag}.json"
     spec_path.write_text(json.dumps(spec))
     launched = subprocess.run([sys.executable, "-m", "hw.sim.launch", str(spec_path)], capture_output=True, text=True)
@@ -117,6 +118,8 @@ def simulate_many(jobs: list[Job], sim: str = "verilator", seed: int = 1, name: 
         raise RuntimeError(f"the {sim} build or run of {name} failed ({reason}); see {build_dir / 'build.log'} "
                            f"and {log}")
     seconds = json.loads(launched.stdout.strip().splitlines()[-1])
+    dumps = sorted((p for p in build_dir.glob("*") if p.suffix in (".fst", ".vcd")), key=lambda p: p.stat().st_mtime)
+    wave_file = dumps[-1] if waves and dumps else None
     if not results.exists():
         raise RuntimeError(f"the {sim} simulation wrote no results; see {log}")
     data = np.load(results)
@@ -135,7 +138,7 @@ def simulate_many(jobs: list[Job], sim: str = "verilator", seed: int = 1, name: 
             outputs[port.name] = codes if port.lanes > 1 else codes[:, 0]
             offset += port.bits
         out.append(Simulation(job.name, outputs, int(data["latency"][k]), seconds["build_s"], seconds["run_s"], log,
-                              coverage if toggles else None))
+                              coverage if toggles else None, wave_file))
     vectors.unlink(missing_ok=True)
     return out
 
@@ -203,17 +206,27 @@ def compare(job: Job, outputs: dict, expected: dict, show: int = 4) -> list[Mism
     return found
 
 
-def verify(jobs: list[Job], sim: str = "verilator", name: str = "verify") -> list[Simulation]:
+def verify(jobs: list[Job], sim: str = "verilator", name: str = "verify", waves: bool | None = None
+           ) -> list[Simulation]:
     """Simulate ``jobs`` and compare every output with the golden reference (or ``job.expected``).
 
     Raises AssertionError listing the first mismatches of every failing job
-    (inputs, got and expected, in hex and decoded) and the log's path.
+    (inputs, got and expected, in hex and decoded) and the log's path.  With
+    ``waves`` (default: the environment variable ``HW_SIM_WAVES=1``) the failing
+    jobs are simulated once more with a waveform dump, whose path the message gives.
     """
+    waves = os.environ.get("HW_SIM_WAVES") == "1" if waves is None else waves
     results = simulate_many(jobs, sim=sim, name=name)
-    problems = []
+    problems, failing = [], []
     for job, result in zip(jobs, results):
         expected = job.expected if job.expected is not None else reference(job.unit, job.inputs)
-        problems += compare(job, result.outputs, expected)
+        found = compare(job, result.outputs, expected)
+        problems += found
+        failing += [job] if found else []
     if problems:
-        raise AssertionError("\n".join(str(p) for p in problems) + f"\nlog: {results[0].log}")
+        message = "\n".join(str(p) for p in problems) + f"\nlog: {results[0].log}"
+        if waves:
+            dumped = simulate_many(failing, sim=sim, name=f"{name}-waves", waves=True)
+            message += f"\nwaves: {dumped[0].waves}"
+        raise AssertionError(message)
     return results
