@@ -14,6 +14,7 @@ cannot reach is reported with the fmax it does reach (exit status 1, no file).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import sys
@@ -21,6 +22,7 @@ import sys
 from . import formats
 from .files import output_file, write_atomic
 from .rtl import build_unit, default_kind, default_name, get_kind, kind_names, kinds_for, to_verilog
+from .rtl.testbench import testbench
 
 __all__ = ["main", "format_table"]
 
@@ -57,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                                                     "or the path of a Liberty file (.lib or .lib.gz)")
     p.add_argument("--top", help="top module name (default encodes the parameters, e.g. mac_e4m3_fp32_s0)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.add_argument("--testbench", type=int, metavar="N",
+                   help="with -o FILE: also write a self-checking Verilog testbench TOP_tb.v and its N golden "
+                        "vectors TOP_vectors.hex beside FILE (Icarus and Verilator run it as is)")
     p.add_argument("--list", action="store_true", help="list the registered formats and exit")
     return p
 
@@ -141,6 +146,8 @@ def main(argv=None) -> int:
         if args.freq is not None:
             tech = _technology(args.tech)
             return _for_clock(unit, tech, args)
+        if args.testbench is not None and (args.output is None or args.freq is not None or args.testbench < 1):
+            raise _BadInput("--testbench N needs -o FILE (not --freq) and N >= 1 vectors")
         command = "python -m hw.gen " + " ".join(shlex.quote(a) for a in _design_args(sys.argv[1:] if argv is None
                                                                                   else argv))
         text = to_verilog(unit, args.top or default_name(unit), command=command)
@@ -149,8 +156,14 @@ def main(argv=None) -> int:
         return 2
     if args.output is None:
         sys.stdout.write(text)
-    else:
-        write_atomic(args.output, text)
+        return 0
+    if args.testbench is not None:
+        top = args.top or default_name(unit)
+        bench, vectors = testbench(unit, top, args.testbench, unit_file=os.path.basename(args.output))
+        folder = os.path.dirname(os.path.abspath(args.output))
+        write_atomic(os.path.join(folder, f"{top}_vectors.hex"), vectors)
+        write_atomic(os.path.join(folder, f"{top}_tb.v"), bench)
+    write_atomic(args.output, text)
     return 0
 
 

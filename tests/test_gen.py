@@ -16,6 +16,7 @@ from hw.models import technology
 from hw.models.sta import sta_path
 from hw.rtl import build_unit, default_kind, to_verilog
 from hw.lint import lint
+from hw.sim import available_simulators, use_verilator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -238,3 +239,39 @@ def test_verilog_header_states_the_numerics_ports_and_timing_and_ports_follow_th
            "(clears the valid pipeline)" in header
     assert "  a          in     32 bits = 4 x 8" in header and "  acc_out    out    32 bits" in header
     assert "module dot_e5m2_x4_fp32_s2(clk, rst, a, b, acc_in, valid_in, acc_out, valid_out);" in text
+
+
+TESTBENCH_CASES = [("e4m3", "mac", ["--stages", "2"]), ("int8", "dot", ["--lanes", "4"]),
+                   ("posit8", "mul", ["--stages", "1"]), ("mxfp4", "dot", ["--stages", "1"]),
+                   ("e4m3", "acc_mac", ["--stages", "3"])]
+
+
+def _run_testbench(folder: Path, top: str, simulator: str) -> str:
+    if simulator == "icarus":
+        subprocess.run(["iverilog", "-g2005", "-o", "tb", f"{top}_tb.v", "unit.v"], cwd=folder, check=True)
+        return subprocess.run(["vvp", "tb"], cwd=folder, capture_output=True, text=True).stdout
+    assert use_verilator()
+    subprocess.run(["verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-CFLAGS",
+                    "-std=gnu++20 -fcoroutines", "--top-module", f"{top}_tb", f"{top}_tb.v", "unit.v"], cwd=folder,
+                   check=True, capture_output=True)
+    out = subprocess.run([f"obj_dir/V{top}_tb"], cwd=folder, capture_output=True, text=True).stdout
+    return "\n".join(line for line in out.splitlines() if not line.startswith("- "))  # Verilator's own report
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
+@pytest.mark.parametrize("name, unit, extra", TESTBENCH_CASES)
+def test_emitted_testbench_passes_and_catches_a_wrong_vector(tmp_path, simulator, name, unit, extra):
+    if simulator not in available_simulators():
+        pytest.skip(f"{simulator} not installed")
+    if simulator == "verilator" and (name, unit) not in (("e4m3", "mac"), ("mxfp4", "dot")):
+        pytest.skip("Verilator builds take ~10 s each: two units")
+    assert main(["--fmt", name, "--unit", unit, *extra, "-o", str(tmp_path / "unit.v"), "--testbench", "200"]) == 0
+    top = re.search(r"^module (\w+)\(", (tmp_path / "unit.v").read_text(), re.M)[1]
+    assert _run_testbench(tmp_path, top, simulator).strip().splitlines()[-1] == "PASS: 200 vectors"
+    vectors = tmp_path / f"{top}_vectors.hex"
+    lines = vectors.read_text().splitlines()
+    lines[7] = lines[7][:-1] + ("0" if lines[7][-1] != "0" else "1")  # flip the expected output's low bits
+    vectors.write_text("\n".join(lines) + "\n")
+    out = _run_testbench(tmp_path, top, simulator)
+    assert "vector 7: got" in out and out.strip().splitlines()[-1] == "FAIL: 1 of 200 vectors differ", out
