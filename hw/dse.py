@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped {line}")
     if rows:
         write_atomic(str(out / "dse.csv"), table_csv(rows))
-        for line in write_reports(rows, out):
+        for line in write_reports(rows, out, failed=[line.split(":", 1)[0] for line in errors]):
             print(line)
     for line in errors:
         print(f"hw.dse: failed {line}", file=sys.stderr)

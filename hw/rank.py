@@ -182,22 +182,41 @@ def _plot_curves(quality: dict, path: Path, source: str):
 
 def _plot(rows: list[dict], path: Path, source: str):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    fig, ax = plt.subplots(figsize=(8.5, 5))
-    for r in rows:
-        if r["pj_per_mac"] == "" or r["gap_to_bf16"] == "":
-            continue
-        x, y = r["pj_per_mac"], r["gap_to_bf16"]
-        ax.errorbar(x, y, yerr=r["gap_std"] or 0, fmt="o", capsize=3,
-                    color="#C44E52" if precisions.get(r["precision"]).native else "#4C72B0")
-        ax.annotate(r["precision"], (x, y), fontsize=8, xytext=(4, 3), textcoords="offset points")
+    fig, ax = plt.subplots(figsize=(9, 5.6))
+    shown = [r for r in rows if r["pj_per_mac"] != "" and r["gap_to_bf16"] != ""]
+    missing = [r["precision"] for r in rows if r not in shown]
+    colours = {True: "#C44E52", False: "#4C72B0"}
+    for r in shown:
+        ax.errorbar(r["pj_per_mac"], r["gap_to_bf16"], yerr=r["gap_std"] or 0, fmt="o", capsize=3,
+                    color=colours[precisions.get(r["precision"]).native])
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xscale("log")
-    ax.set_xlabel("cost model: energy per MAC of the format's unit (pJ)")
-    ax.set_ylabel("held-out loss gap to bf16 (mean +- sd over seeds)")
-    ax.set_title(f"Quality vs energy per MAC (red: run natively on the H100; {source})", fontsize=10)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    fig.canvas.draw()
+    placed = []  # label repel: move a label up until it clears the ones already placed (display pixels)
+    for r in sorted(shown, key=lambda r: (r["gap_to_bf16"], r["pj_per_mac"])):
+        x, y = ax.transData.transform((r["pj_per_mac"], r["gap_to_bf16"]))
+        dy = 3
+        while any(abs(x - px) < 70 and abs(y + dy - py) < 11 for px, py in placed):
+            dy += 11
+        placed.append((x, y + dy))
+        ax.annotate(r["precision"], (r["pj_per_mac"], r["gap_to_bf16"]), fontsize=8, xytext=(5, dy),
+                    textcoords="offset points", arrowprops={"arrowstyle": "-", "lw": 0.5} if dy > 3 else None)
+    ax.set_xlabel("cost model: energy per MAC of the format's unit, pJ (lower is better)")
+    ax.set_ylabel("held-out loss gap to bf16, mean +- sd over seeds (lower is better)")
+    ax.set_title(f"Quality vs energy per MAC (H100 throughput: {source})", fontsize=10)
+    ax.legend([plt.Line2D([], [], marker="o", ls="", color=colours[native]) for native in (True, False)],
+              ["run natively on the H100 (fp8: torch._scaled_mm)", "emulated (quantize, bf16 matmul)"], fontsize=8)
     ax.grid(which="both", alpha=0.3)
-    fig.tight_layout()
+    note = "tensorwise/rowwise: FP8 scale per tensor / per row; rht: random Hadamard transform before NVFP4"
+    if missing:
+        note += "\nnot shown (no costed unit or no quality run): " + ", ".join(missing)
+    fig.text(0.01, 0.005, note, fontsize=7, ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.05 if not missing else 0.08, 1, 1))
     save_figure(fig, str(path), dpi=110)
     plt.close(fig)
 

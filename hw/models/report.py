@@ -102,51 +102,108 @@ def table_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def _plot_by_format(rows, path):
+#: What the parts of a unit name mean (the plots' caption).
+NAME_KEY = ("names: kind_format[_xN: N lanes, products per cycle][_acc: accumulator format][_sK: K pipeline stages, "
+            "s0 = combinational][_FFFmhz_TECH: pipelined for that clock on that library]")
+
+
+def _where(rows) -> str:
+    """'osu018 at 200 MHz' when every row shares one (technology, clock), else ''."""
+    places = {(r.get("tech"), r.get("freq_mhz")) for r in rows}
+    if len(places) != 1 or None in next(iter(places)):
+        return ""
+    tech, freq = next(iter(places))
+    return f"{tech} at {float(freq):g} MHz"
+
+
+def _short(unit: str, rows) -> str:
+    """The unit name without the clock and library suffix all rows share (the title states it)."""
+    where = _where(rows)
+    if where:
+        tech, freq = rows[0]["tech"], float(rows[0]["freq_mhz"])
+        return unit.removesuffix(f"_{freq:g}mhz_{tech}")
+    return unit
+
+
+def _legend_families(ax, rows, marker: bool, extra=()):
+    import matplotlib.pyplot as plt
+
+    present = [f for f in _COLOURS if any(family(r["format"]) == f for r in rows)]
+    handles = [plt.Line2D([], [], marker="o", ls="", color=_COLOURS[f]) if marker else
+               plt.Rectangle((0, 0), 1, 1, color=_COLOURS[f]) for f in present]
+    labels = [f"{f} format" for f in present]
+    for handle, label in extra:
+        handles.append(handle)
+        labels.append(label)
+    ax.legend(handles, labels, fontsize=8, loc="lower right")
+
+
+def _footnote(fig, failed):
+    text = NAME_KEY
+    if failed:
+        text += "\nnot costed (failed, see the run's log): " + ", ".join(failed)
+    fig.text(0.01, 0.005, text, fontsize=7, ha="left", va="bottom", wrap=True)
+
+
+def _plot_by_format(rows, path, failed=()):
     import matplotlib.pyplot as plt
 
     rows = sorted(rows, key=lambda r: float(r["area_per_op_um2"]))
-    fig, axes = plt.subplots(1, 2, figsize=(13, 0.32 * len(rows) + 1.6), sharey=True)
-    labels = [r["unit"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.34 * len(rows) + 2.2), sharey=True)
+    labels = [_short(r["unit"], rows) for r in rows]
     colours = [_COLOURS[family(r["format"])] for r in rows]
-    where = f"{rows[0]['tech']} at {float(rows[0]['freq_mhz']):g} MHz" if rows and "tech" in rows[0] else ""
-    for ax, key, title in ((axes[0], "area_per_op_um2", f"area per operation (um^2, {where})"),
-                           (axes[1], "energy_per_op_pj", f"energy per operation (pJ, measured toggles, {where})")):
-        ax.barh(labels, [float(r[key]) for r in rows], color=colours)
-        ax.set_xscale("log")
+    for ax, key, title in ((axes[0], "area_per_op_um2", "area per MAC, um^2 (lower is better)"),
+                           (axes[1], "energy_per_op_pj", "energy per MAC, pJ, from measured toggles (lower is better)")):
+        bars = ax.barh(labels, [float(r[key]) for r in rows], color=colours)
+        ax.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
+        ax.set_xlim(0, max(float(r[key]) for r in rows) * 1.15)
         ax.set_title(title, fontsize=10)
-        ax.grid(axis="x", which="both", alpha=0.3)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _COLOURS.values()]
-    axes[1].legend(handles, list(_COLOURS), loc="lower right", fontsize=8)
-    fig.suptitle("Cost per MAC (mul/add units: per operation), by unit", fontsize=11)
-    fig.tight_layout()
+        ax.grid(axis="x", alpha=0.3)
+    _legend_families(axes[1], rows, marker=False)
+    where = _where(rows)
+    fig.suptitle("Cost per MAC by unit" + (f", {where}" if where else "") + " (mul/add units: per operation)",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0.06 if not failed else 0.09, 1, 1))
+    _footnote(fig, failed)
     save_figure(fig, str(path), dpi=110)
     plt.close(fig)
 
 
-def _plot_quality(rows, path):
+def _plot_quality(rows, path, failed=()):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    rows = [r for r in _accumulating(rows) if math.isfinite(float(r["dot64_rel_error"]))]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
-    for ax, key, label in ((axes[0], "area_per_op_um2", "area per MAC (um^2)"),
-                           (axes[1], "energy_per_op_pj", "energy per MAC (pJ)")):
-        for r in rows:
+    rows = sorted((r for r in _accumulating(rows) if math.isfinite(float(r["dot64_rel_error"]))),
+                  key=lambda r: float(r["dot64_rel_error"]))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.6), gridspec_kw={"width_ratios": [1, 1, 0.42]})
+    for ax, key, label in ((axes[0], "area_per_op_um2", "area per MAC, um^2 (lower is better)"),
+                           (axes[1], "energy_per_op_pj", "energy per MAC, pJ (lower is better)")):
+        for number, r in enumerate(rows, 1):
             x, y = float(r["dot64_rel_error"]), float(r[key])
-            ax.scatter(x, y, color=_COLOURS[family(r["format"])], s=28, zorder=3)
-            ax.annotate(r["unit"].rsplit("_s", 1)[0], (x, y), fontsize=6.5, xytext=(3, 2), textcoords="offset points")
+            ax.scatter(x, y, color=_COLOURS[family(r["format"])], s=30, zorder=3)
+            ax.annotate(str(number), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         front = pareto(rows, "dot64_rel_error", key)
         ax.step([float(r["dot64_rel_error"]) for r in front], [float(r[key]) for r in front], where="post",
-                color="black", lw=1, ls="--", label="Pareto front", zorder=2)
+                color="black", lw=1, ls="--", zorder=2)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("mean relative error of a 64-term Gaussian dot product vs float64")
+        for axis in (ax.xaxis, ax.yaxis):  # 1-2-5 ticks with plain labels: readable within one decade
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+            axis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("mean relative error of a 64-term Gaussian dot product vs float64 (lower is better)",
+                      fontsize=8)
         ax.set_ylabel(label)
         ax.grid(which="both", alpha=0.3)
-        handles = [plt.Line2D([], [], marker="o", ls="", color=c) for c in _COLOURS.values()]
-        ax.legend(handles + ax.get_legend_handles_labels()[0], list(_COLOURS) + ["Pareto front"], fontsize=8)
-    fig.suptitle("Cost vs numerical quality (lower left is better)", fontsize=11)
-    fig.tight_layout()
+        _legend_families(ax, rows, marker=True, extra=[(plt.Line2D([], [], color="black", ls="--"), "Pareto front")])
+    axes[2].axis("off")
+    index = "\n".join(f"{n:>2}  {_short(r['unit'], rows)}" for n, r in enumerate(rows, 1))
+    axes[2].text(0, 1, "points\n" + index, fontsize=7.5, family="monospace", va="top", transform=axes[2].transAxes)
+    where = _where(rows)
+    fig.suptitle("Cost vs numerical quality" + (f", {where}" if where else "") + " (lower left is better)",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0.06 if not failed else 0.09, 1, 1))
+    _footnote(fig, failed)
     save_figure(fig, str(path), dpi=110)
     plt.close(fig)
 
@@ -155,37 +212,47 @@ def _plot_gpu(table, source, path):
     import matplotlib.pyplot as plt
 
     modes = [t["gpu_mode"] for t in table]
-    series = [("H100 measured matrix TFLOP/s", "h100_speedup_vs_bf16"),
-              ("model MAC density (1 / area)", "model_density_vs_bf16"),
-              ("model MACs per joule", "model_energy_gain_vs_bf16")]
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    series = [("H100 measured matrix TFLOP/s", "h100_speedup_vs_bf16", "#4C72B0"),
+              ("model MAC density (1 / area)", "model_density_vs_bf16", "#DD8452"),
+              ("model MACs per joule", "model_energy_gain_vs_bf16", "#55A868")]
+    fig, ax = plt.subplots(figsize=(8.5, 4.8))
     width = 0.26
-    for i, (label, key) in enumerate(series):
-        values = [float(t[key]) if t[key] != "" else 0.0 for t in table]
-        bars = ax.bar([m + (i - 1) * width for m in range(len(modes))], values, width, label=label)
+    for i, (label, key, colour) in enumerate(series):
+        xs = [m + (i - 1) * width for m in range(len(modes))]
+        values = [float(t[key]) if t[key] != "" else None for t in table]
+        bars = ax.bar([x for x, v in zip(xs, values) if v is not None], [v for v in values if v is not None], width,
+                      label=label, color=colour)
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
+        for x, v in zip(xs, values):
+            if v is None:
+                ax.text(x, 0.05, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
     ax.set_xticks(range(len(modes)), modes)
     ax.axhline(1.0, color="grey", lw=0.8)
-    ax.set_ylabel("relative to bf16")
+    ax.set_ylabel("relative to bf16 (higher is better)")
     unit = table[0]["model_unit"].split("_")[0] or "unit"
     ax.set_title(f"Gain over bf16: H100 ({source}) vs the cost model's {unit}", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.legend([plt.Rectangle((0, 0), 1, 1, color=colour) for _, _, colour in series],
+              [label for label, _, _ in series], fontsize=8)
+    fig.text(0.01, 0.005, "modes: the H100 matrix-multiply precision (fp8_e4m3: FP8 E4M3 inputs, fp32 accumulation); "
+             "n/a: no measurement or no costed unit", fontsize=7, ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     save_figure(fig, str(path), dpi=110)
     plt.close(fig)
 
 
-def write_reports(rows: list[dict], out: Path) -> list[str]:
-    """Write the plots, ``pareto.csv`` and ``gpu_rank.csv`` into ``out``; return the summary lines to print."""
+def write_reports(rows: list[dict], out: Path, failed=()) -> list[str]:
+    """Write the plots, ``pareto.csv`` and ``gpu_rank.csv`` into ``out``; return the summary lines to print.
+
+    ``failed`` names the units that could not be costed: the plots list them."""
     out = Path(out)
     lines = [f"{'unit':44s} {'um2/op':>9s} {'pJ/op':>8s} {'cycles':>6s} {'slack ns':>8s} {'dot64 err':>10s}"]
     for r in rows:
         lines.append(f"{r['unit']:44s} {float(r['area_per_op_um2']):9.1f} {float(r['energy_per_op_pj']):8.4f} "
                      f"{int(r['latency']):6d} {float(r['slack_ns']):8.3f} {float(r['dot64_rel_error']):10.3g}")
-    _plot_by_format(rows, out / "area_energy_by_format.png")
+    _plot_by_format(rows, out / "area_energy_by_format.png", failed)
     live = [r for r in _accumulating(rows) if math.isfinite(float(r["dot64_rel_error"]))]
     if live:
-        _plot_quality(rows, out / "area_vs_quality.png")
+        _plot_quality(rows, out / "area_vs_quality.png", failed)
         front = pareto(live, "dot64_rel_error", "area_per_op_um2")
         write_atomic(str(out / "pareto.csv"), table_csv(front))
         lines.append("Pareto front (area per MAC vs dot-product error): " + ", ".join(r["unit"] for r in front))
