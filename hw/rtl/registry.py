@@ -203,7 +203,36 @@ def to_verilog(unit, name: str | None = None, command: str | None = None) -> str
     """
     name = name or default_name(unit)
     text = verilog.convert(unit, name=name, emit_src=False)
-    return verilog_header(unit, name, command) + _order_ports(text, name, unit)
+    return verilog_header(unit, name, command) + _order_ports(_share_modules(text, name), name, unit)
+
+
+def _share_modules(text: str, top: str) -> str:
+    """Submodules named as plain identifiers (``top__mul0`` for Amaranth's ``\\top.mul0``), and
+    identical ones emitted once: every instance of a duplicate uses the first (bottom up, so parents
+    whose children were merged merge too)."""
+    declared = re.compile(r"^module (\\\S+ |\w+)\(", re.M)
+    while True:
+        chunks = text.split("endmodule\n")
+        tail = chunks.pop()
+        first, alias, keep = {}, {}, []
+        for chunk in chunks:
+            name = declared.search(chunk)[1]
+            body = chunk.replace(name, "@MODULE@")
+            if name.startswith("\\") and body in first:
+                alias[name] = first[body]
+            else:
+                first.setdefault(body, name)
+                keep.append(chunk)
+        if not alias:
+            break
+        text = "endmodule\n".join(keep) + "endmodule\n" + tail
+        for name, kept in alias.items():  # escaped names end in a space: no prefix clashes
+            text = text.replace(name, kept)
+    for name in sorted(set(declared.findall(text)), key=len, reverse=True):
+        if name.startswith("\\"):
+            plain = re.sub(r"\W", "_", name.strip().lstrip("\\")).replace(f"{top}_", f"{top}__", 1)
+            text = text.replace(name, plain + " ")
+    return text
 
 
 def _order_ports(text: str, name: str, unit) -> str:

@@ -22,7 +22,7 @@ _PORT = re.compile(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(?:\[(\d+):(\d+)\]\
 
 
 def verilog_ports(verilog: str, top: str | None = None) -> tuple[str, list[Port], bool]:
-    """(module name, ports, has clock) of module ``top`` (default: the last module) of a Verilog text.
+    """(module name, ports, has clock) of module ``top`` (default: the last module no other instantiates).
 
     Reads non-ANSI and ANSI port declarations (``input [7:0] a;`` /
     ``input wire [7:0] a,``); every port is one lane of its width.
@@ -30,8 +30,10 @@ def verilog_ports(verilog: str, top: str | None = None) -> tuple[str, list[Port]
     modules = re.findall(r"^\s*module\s+\\?([\w$]+)\s*\((.*?)^\s*endmodule", verilog, re.M | re.S)
     if not modules:
         raise ValueError("no Verilog module found")
-    if top is None:
-        name, body = modules[-1]
+    if top is None:  # the module no other one instantiates (the last of them)
+        roots = [m for m in modules if not any(re.search(rf"^\s*\\?{re.escape(m[0])}\s+\\?[\w$]+\s*\(", other[1], re.M)
+                                               for other in modules if other is not m)]
+        name, body = (roots or modules)[-1]
     else:
         found = [m for m in modules if m[0] == top]
         if not found:
