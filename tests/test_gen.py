@@ -275,3 +275,14 @@ def test_emitted_testbench_passes_and_catches_a_wrong_vector(tmp_path, simulator
     vectors.write_text("\n".join(lines) + "\n")
     out = _run_testbench(tmp_path, top, simulator)
     assert "vector 7: got" in out and out.strip().splitlines()[-1] == "FAIL: 1 of 200 vectors differ", out
+
+
+def test_identical_submodules_are_emitted_once_with_plain_names(tmp_path):
+    out = tmp_path / "dot.v"
+    assert main(["--fmt", "mxfp8_e4m3", "-o", str(out)]) == 0
+    text = out.read_text()
+    modules = re.findall(r"^module (\S+?) ?\(", text, re.M)
+    assert len(modules) == len(set(modules)) <= 12 and not any(m.startswith("\\") for m in modules), modules
+    assert len(re.findall(r"^\s*dot_mxfp8_e4m3_x32_fp32_s0__mul0\s+mul\d+ \(", text, re.M)) == 32
+    clean, messages = lint([out])
+    assert clean, messages[-2000:]
