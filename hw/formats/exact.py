@@ -73,6 +73,15 @@ class Exact:
     nan: np.ndarray
     inf: np.ndarray
 
+    def __post_init__(self):
+        # numpy hands back scalars for 0-d results (a sum of one dot product): keep every field an array
+        for field, kind in (("neg", bool), ("nan", bool), ("inf", bool)):
+            setattr(self, field, np.asarray(getattr(self, field), dtype=kind))
+        if not isinstance(self.mag, np.ndarray):
+            self.mag = np.asarray(self.mag, dtype=object)
+        if not isinstance(self.exp, np.ndarray):
+            self.exp = np.asarray(self.exp, dtype=np.int64)
+
     @classmethod
     def from_float(cls, values) -> "Exact":
         """Exact values of a float64 array (every float64 is a dyadic rational)."""
@@ -120,8 +129,8 @@ def _compress(exact: Exact) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not drop.any():
         return mag.astype(np.uint64), exp, np.zeros(mag.shape, dtype=bool)
     dropo = drop.astype(object)
-    sticky = (mag & ((1 << dropo) - 1)) != 0
-    return (mag >> dropo).astype(np.uint64), exp + drop, sticky.astype(bool)
+    sticky = np.asarray((mag & ((1 << dropo) - 1)) != 0, dtype=bool)
+    return np.asarray(mag >> dropo, dtype=object).astype(np.uint64), exp + drop, sticky
 
 
 def round_at(exact: Exact, lsb_exp, rounding: Rounding, rng=None):
@@ -208,12 +217,12 @@ def add(terms: list[Exact]) -> Exact:
     total = np.zeros(nan.shape, dtype=object)
     for t in terms:
         live = ~(t.nan | t.inf)
-        term = np.where(live, t.mag.astype(object), 0) << (t.exp - base).astype(object)
-        total = total + np.where(t.neg, -term, term)
+        term = np.asarray(np.where(live, t.mag.astype(object), 0) << (t.exp - base).astype(object), dtype=object)
+        total = np.asarray(total + np.where(t.neg, np.asarray(-term, dtype=object), term), dtype=object)
     total = np.where(special, 0, total)
     neg = np.where(total == 0, all_neg_zero, total < 0)
     neg = np.where(inf, neg_inf, neg)
-    return Exact(neg.astype(bool), np.abs(total).astype(object), base, nan, inf)
+    return Exact(np.asarray(neg, dtype=bool), np.asarray(np.abs(total), dtype=object), base, nan, inf)
 
 
 def align_window(values: Exact, top: np.ndarray, width: int, rounding: Rounding = Rounding.RTZ) -> Exact:

@@ -92,6 +92,9 @@ class IntFormat:
     def pack(self, value: Exact, rounding: Rounding = Rounding.RNE, saturate: bool = False,
              rng=None, nan_sign: bool = False) -> np.ndarray:
         """Round exact values to integers, then wrap (or saturate) into ``bits``."""
+        if value.neg.ndim == 0:  # numpy turns 0-d object results into Python ints: work on one element
+            one = Exact(*(np.reshape(getattr(value, f), (1,)) for f in ("neg", "mag", "exp", "nan", "inf")))
+            return self.pack(one, rounding, saturate, rng, nan_sign).reshape(())
         rounding = Rounding.parse(rounding)
         finite = ~(value.nan | value.inf)
         whole = value.exp >= 0
