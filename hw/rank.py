@@ -167,8 +167,8 @@ def _plot_curves(quality: dict, path: Path, source: str):
         axes[0].plot(steps, [c[2] for c in curve], **style)
         shared = [c for c in curve if c[0] in base]
         axes[1].plot([c[0] for c in shared], [c[2] - base[c[0]] for c in shared], **style)
-    axes[0].set_ylabel("held-out loss (nats/byte, mean over seeds)")
-    axes[1].set_ylabel("held-out loss minus bf16's (same seeds)")
+    axes[0].set_ylabel("held-out loss, nats/byte, mean over seeds (lower is better)")
+    axes[1].set_ylabel("held-out loss minus bf16's, same seeds (lower is better)")
     axes[1].axhline(0, color="grey", lw=0.8)
     for ax in axes:
         ax.set_xlabel("training step")

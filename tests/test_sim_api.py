@@ -10,7 +10,7 @@ import pytest
 
 from hw import formats
 from hw.rtl import build_unit, to_verilog
-from hw.sim import Job, available_simulators, simulate, simulate_many, verify, verilog_ports
+from hw.sim import Job, available_simulators, compare, simulate, simulate_many, verify, verilog_ports
 
 needs_verilator = pytest.mark.skipif("verilator" not in available_simulators(), reason="Verilator not installed")
 
@@ -93,3 +93,14 @@ def test_a_failing_check_names_mismatches_the_log_and_a_waveform(sim, suffix):
     assert "63 of 64" in message and "#1: a=" in message and "\nlog: " in message and "SystemExit" not in message
     waves = message.rsplit("\nwaves: ", 1)[1].strip()
     assert waves.endswith(suffix) and os.path.getsize(waves) > 0, message
+
+
+def test_compare_refuses_float_expectations_and_wrong_lengths():
+    e4m3 = formats.get("e4m3")
+    job = Job(build_unit("mul", e4m3), {"a": np.arange(8), "b": np.arange(8)})
+    got = {"product": np.zeros(8, dtype=np.uint64)}
+    with pytest.raises(TypeError, match="expected product must be integer codes, not float64 values"):
+        compare(job, got, {"product": np.zeros(8)})
+    with pytest.raises(ValueError, match="expected product has 7 codes, not 8"):
+        compare(job, got, {"product": np.zeros(7, dtype=np.uint64)})
+    assert compare(job, got, {"product": np.zeros(8, dtype=np.uint64)}) == []
