@@ -18,7 +18,7 @@ from hw.formats.tensorcore import FusedDotSpec
 
 from .numerics import decode_float, pow2, unpack_float
 
-__all__ = ["dot", "scaled_mm"]
+__all__ = ["dot", "split_dot", "scaled_mm"]
 
 
 def _cut(x: torch.Tensor, quantum: torch.Tensor, rounding: Rounding) -> torch.Tensor:
@@ -55,10 +55,23 @@ def dot(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a: torch.Ten
     return torch.where(torch.isnan(out), nan.to(out.device), out)
 
 
+def split_dot(spec: FusedDotSpec, fmt_a, fmt_b, a, b, split_k=None) -> torch.Tensor:
+    """:func:`dot` over the ``(start, stop)`` parts of K in ``split_k``, each from +0, added in fp32 in order
+    (cuBLAS's split-K; see :mod:`hw.formats.tensorcore`)."""
+    if split_k is None:
+        return dot(spec, fmt_a, fmt_b, a, b)
+    total = None
+    for start, stop in split_k:
+        part = dot(spec, fmt_a, fmt_b, a[:, start:stop], b[:, start:stop])
+        total = part if total is None else total + part
+    return total
+
+
 def scaled_mm(spec: FusedDotSpec, fmt_a, fmt_b, a, b, scale_a: torch.Tensor, scale_b: torch.Tensor,
-              out_dtype=torch.float32) -> torch.Tensor:
-    """``torch._scaled_mm(a, b.T, scale_a, scale_b)``: tensorwise ``acc * (sa * sb)``, rowwise ``(acc * sb) * sa``."""
-    acc = dot(spec, fmt_a, fmt_b, a, b)
+              out_dtype=torch.float32, split_k=None) -> torch.Tensor:
+    """``torch._scaled_mm(a, b.T, scale_a, scale_b)``: tensorwise ``acc * (sa * sb)``, rowwise ``(acc * sb) * sa``;
+    ``split_k`` as in :func:`split_dot`."""
+    acc = split_dot(spec, fmt_a, fmt_b, a, b, split_k)
     sa, sb = scale_a.float().to(acc.device), scale_b.float().to(acc.device)
     out = acc * (sa * sb) if sa.numel() == 1 and sb.numel() == 1 else (acc * sb.reshape(1, -1)) * sa.reshape(-1, 1)
     if out_dtype == torch.float32:

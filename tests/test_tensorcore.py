@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from hw import formats as F
 from hw.formats import golden, tensorcore
 from hw.formats.exact import Rounding
-from hw.formats.tensorcore import H100_FP8, H100_FP8_PROMOTED, FusedDotSpec
+from hw.formats.tensorcore import H100_FP8, H100_FP8_PROMOTED, FusedDotSpec, scaled_mm, split_parts
 
 DATA = "results/h100/scaled_mm_2026-11-22/"
 E4, E5, FP32, BF16 = F.get("e4m3"), F.get("e5m2"), F.get("fp32"), F.get("bf16")
@@ -114,3 +116,43 @@ def test_spec_validation(bad, match):
 def test_step_rejects_too_many_products():
     with pytest.raises(ValueError, match="at most 32"):
         tensorcore.step(H100_FP8, E4, E4, np.zeros((1, 33), np.uint8), np.zeros((1, 33), np.uint8), 0)
+
+
+LONG_K = Path(__file__).resolve().parents[1] / "results" / "h100" / "long_k_2026-11-24"
+
+
+def test_the_unsplit_model_holds_exactly_in_its_documented_domain():
+    """Measured on the H100: without fast accumulation every case matches; with it, every case with
+    K <= 5120 or M = N >= 512 matches and every other one is a split-K that a search found."""
+    long_k = json.loads((LONG_K / "long_k.json").read_text())
+    split_k = json.loads((LONG_K / "split_k.json").read_text())
+    for row in long_k["rows"]:
+        inside = not row["fast_accum"] or row["k"] <= 5120 or row["m"] >= 512
+        assert (row["match"] == 1.0) == inside, row
+    for row in split_k["rows"]:
+        inside = row["k"] <= 5120 or row["m"] >= 512
+        assert (row["unsplit"] == 1.0) == inside and (inside or row["found"]), row
+
+
+@pytest.mark.parametrize("m, k, parts, grain", [(64, 8192, 3, 256), (256, 16384, 2, 1024)])
+def test_split_k_reproduces_committed_h100_products(m, k, parts, grain):
+    torch = pytest.importorskip("torch")
+    from gpu_ref.tensorcore import split_dot
+
+    data = np.load(LONG_K / "long_k_samples.npz")
+    a = torch.tensor(data[f"a_m{m}_k{k}"][:16].astype(np.int64))
+    b = torch.tensor(data[f"b_m{m}_k{k}"][:16].astype(np.int64))
+    gpu = torch.tensor(data[f"c_m{m}_k{k}_fast1"][:16, :16])
+    unsplit = split_dot(H100_FP8, E4, E4, a, b).view(torch.int32)
+    split = split_dot(H100_FP8, E4, E4, a, b, split_parts(k, parts, grain)).view(torch.int32)
+    assert (unsplit != gpu).any() and bool((split == gpu).all())
+    # the numpy golden model agrees on a corner
+    golden = scaled_mm(H100_FP8, E4, E4, a[:2].numpy(), b[:2].numpy(), FP32.encode(1.0), FP32.encode(1.0),
+                       split_k=split_parts(k, parts, grain))
+    assert np.array_equal(golden.astype(np.uint32), gpu[:2, :2].numpy().view(np.uint32))
+
+
+def test_split_parts_rule_and_errors():
+    assert split_parts(8192, 3, 256) == [(0, 2816), (2816, 5632), (5632, 8192)]
+    with pytest.raises(ValueError, match="does not split into 25 parts"):
+        split_parts(1024, 25, 256)

@@ -24,6 +24,17 @@ added into a separate fp32 accumulator (IEEE add, round to nearest even)
 every ``P`` elements and restarted from +0, as cuBLAS does for FP8 without
 fast accumulation.  Scales apply after the sum (:func:`scaled_mm`).
 
+**Split-K** (measured 2026-11-24, ``results/h100/long_k_2026-11-24``): with
+fast accumulation, cuBLAS splits long reductions of small outputs into
+contiguous parts of K, runs each part as above from +0 and adds the parts'
+fp32 results (IEEE, round to nearest even).  ``scaled_mm(..., split_k=parts)``
+models it; :func:`split_parts` gives the part boundaries measured
+(``ceil(K / parts / grain) * grain`` elements each, the last part shorter).
+Without a split the model matched every element for K <= 5120 at every
+output size tried (16 to 4096 square) and for every K up to 65,536 when M = N
+>= 512; smaller outputs with K >= 5632 are split (2-25 parts; the number
+cuBLAS picks depends on the shape and is not modelled: it is an input).
+
 Specials (measured): NaN operands, Inf - Inf and 0 * Inf give ``nan_code``
 (0x7FFFFFFF on the H100, not IEEE's 0x7FC00000); infinities pass through
 with their sign; an exact zero result is +0, even from -0 products.  A step
@@ -40,7 +51,7 @@ import numpy as np
 from .exact import Exact, Rounding, add, align_window, bit_length, multiply
 from .float import FP32, FloatFormat, Special
 
-__all__ = ["FusedDotSpec", "H100_FP8", "H100_FP8_PROMOTED", "SPECS", "step", "dot", "scaled_mm"]
+__all__ = ["FusedDotSpec", "H100_FP8", "H100_FP8_PROMOTED", "SPECS", "step", "dot", "scaled_mm", "split_parts"]
 
 
 @dataclass(frozen=True)
@@ -140,17 +151,42 @@ def _fp32_mul(x, y) -> np.ndarray:
     return FP32.pack(multiply(FP32.unpack(x), FP32.unpack(y)), Rounding.RNE)
 
 
+def split_parts(k: int, parts: int, grain: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous ``(start, stop)`` slices of ``range(k)``, ``ceil(k / parts / grain) * grain`` long
+    (the last one shorter): how cuBLAS splits K (e.g. K = 8192 into 3 parts of grain 256: 2816, 2816, 2560)."""
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (k, parts, grain)):
+        raise ValueError(f"k, parts and grain must be positive integers, not {k!r}, {parts!r}, {grain!r}")
+    size = -(-k // parts // grain) * grain
+    bounds = [(start, min(start + size, k)) for start in range(0, k, size)]
+    if len(bounds) != parts:
+        raise ValueError(f"K = {k} does not split into {parts} parts of a multiple of {grain} "
+                         f"(parts of {size} give {len(bounds)})")
+    return bounds
+
+
+def _split_dot(spec, fmt_a, fmt_b, a, b, split_k) -> np.ndarray:
+    """The parts' results from +0, added in fp32 in order (round to nearest even)."""
+    if split_k is None:
+        return dot(spec, fmt_a, fmt_b, a, b)
+    total = None
+    for start, stop in split_k:
+        part = dot(spec, fmt_a, fmt_b, a[..., start:stop], b[..., start:stop])
+        total = part if total is None else FP32.pack(add([FP32.unpack(total), FP32.unpack(part)]), Rounding.RNE)
+    return np.where(FP32.is_nan(total), spec.nan_code, total).astype(np.uint32)
+
+
 def scaled_mm(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b, scale_a, scale_b,
-              out_fmt: FloatFormat = FP32) -> np.ndarray:
+              out_fmt: FloatFormat = FP32, split_k: list[tuple[int, int]] | None = None) -> np.ndarray:
     """Codes of ``out_fmt`` for ``torch._scaled_mm(a, b.T, scale_a, scale_b)``: ``a`` (M, K), ``b`` (N, K) codes.
 
     Scales are fp32 codes: scalars (tensorwise: ``D = acc * (sa * sb)``, each
     product rounded to fp32) or vectors of M and N (rowwise: ``D = (acc *
     sb[n]) * sa[m]``, measured in that order).  A bf16 output is the fp32
-    result rounded to nearest even.
+    result rounded to nearest even.  ``split_k`` (``(start, stop)`` slices of K
+    covering it in order, e.g. from :func:`split_parts`) models cuBLAS's split-K.
     """
     a, b = np.asarray(a), np.asarray(b)
-    acc = dot(spec, fmt_a, fmt_b, a[:, None, :], b[None, :, :])
+    acc = _split_dot(spec, fmt_a, fmt_b, a[:, None, :], b[None, :, :], split_k)
     sa, sb = np.asarray(scale_a, dtype=np.uint32), np.asarray(scale_b, dtype=np.uint32)
     if sa.ndim == 0 and sb.ndim == 0:
         out = _fp32_mul(acc, _fp32_mul(sa, sb))
