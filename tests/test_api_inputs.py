@@ -12,7 +12,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hw import formats as F
@@ -318,3 +318,97 @@ def test_block_dot_is_right_or_refuses(elements, scales, align, block):
             assert int(got) == int(ref), (hex(int(got)), hex(int(ref)))
     else:  # the aligned tree truncates: never farther from the exact sum than the truncated bits allow
         assert np.isnan(total) or abs(FP32.decode(got) - total) <= abs(total) * 2.0 ** -10 + 2.0 ** -100
+
+
+CODE8 = st.integers(-2, 258)
+
+
+def _valid(fmt, *codes) -> bool:
+    return all(isinstance(c, int) and 0 <= c < 1 << fmt.width for c in codes)
+
+
+@SETTINGS
+@given(name=st.sampled_from(["e4m3", "e5m2", "int8", "posit8", "lns8"]), a=CODE8, b=CODE8)
+def test_golden_mul_and_round_mul_are_right_or_refuse(name, a, b):
+    fmt = F.get(name)
+    try:
+        product = golden.mul(name, [a], [b])
+    except ValueError as err:
+        assert "bits of" in str(err) and not _valid(fmt, a, b), str(err)
+        return
+    exact = float(fmt.decode(a)) * float(fmt.decode(b))
+    got = float(fmt.product_format().decode(product)[0]) if name != "lns8" else float(fmt.product_format().decode(
+        product)[0])
+    assert (np.isnan(exact) and np.isnan(got)) or np.isclose(got, exact, rtol=1e-12, atol=0), (name, a, b, got, exact)
+    if name in ("e4m3", "e5m2") and not np.isnan(exact):
+        rounded = int(golden.round_mul(fmt, [a], [b])[0])
+        with np.errstate(over="ignore"):
+            ref = int(np.array([np.float32(exact)]).astype(fmt.dtype).view(np.uint8)[0])  # exact in fp32: one rounding
+        assert rounded == ref, (name, hex(a), hex(b), hex(rounded), hex(ref))
+
+
+@SETTINGS
+@given(src=st.sampled_from(["e4m3", "e5m2", "e2m1"]), dst=st.sampled_from(["fp16", "bf16", "e4m3", "e5m2", 9]),
+       code=CODE8)
+def test_golden_convert_is_right_or_refuses(src, dst, code):
+    fmt = F.get(src)
+    try:
+        got = golden.convert(src, dst, [code])
+    except (ValueError, TypeError) as err:
+        assert ("bits of" in str(err) and not _valid(fmt, code)) or ("dst" in str(err) and dst == 9), str(err)
+        return
+    value = float(fmt.decode(code))
+    out = F.get(dst)
+    if np.isnan(value):
+        assert int(got[0]) == out.nan_code
+        return
+    with np.errstate(over="ignore"):
+        ref = np.array([np.float32(value)]).astype(out.dtype).view(f"u{out.dtype.itemsize}")[0]
+    assert int(got[0]) == int(ref), (src, dst, hex(code), hex(int(got[0])), hex(int(ref)))
+
+
+@SETTINGS
+@given(a=st.lists(st.integers(0, 255), min_size=4, max_size=4), b=st.lists(st.integers(0, 255), min_size=4,
+       max_size=4), acc=st.integers(0, 2 ** 32 - 1))
+def test_golden_integer_dot_wraps_like_int32(a, b, acc):
+    got = golden.dot("int8", [a], [b], [acc], "int32")
+    signed = lambda v, bits: v - (1 << bits) if v >= 1 << (bits - 1) else v
+    total = signed(acc, 32) + sum(signed(x, 8) * signed(y, 8) for x, y in zip(a, b))
+    assert int(got[0]) == total % (1 << 32)
+
+
+@SETTINGS
+@given(values=st.lists(st.floats(-1e4, 1e4, width=32), min_size=32, max_size=32))
+def test_mx_quantize_follows_the_ocp_rule(values):
+    x = np.array(values, dtype=np.float64)
+    t = B.quantize(MX, x[None, :])
+    amax = np.max(np.abs(x))
+    if amax == 0:  # the smallest scale; zeros keep their sign
+        assert int(t.scales[0, 0]) == 0
+        np.testing.assert_array_equal(t.elements[0], np.where(np.signbit(x), 0x80, 0))
+        return
+    shared = int(np.floor(np.log2(amax))) - 8  # OCP MX v1.0: floor(log2(amax)) - emax(E4M3 = 8)
+    assume(shared >= -127)  # below that the E8M0 scale clamps at 2**-127
+    assert int(t.scales[0, 0]) == shared + 127
+    scaled = np.clip(x / 2.0 ** shared, -448, 448).astype(np.float32)  # exact division by a power of two
+    ref = scaled.astype(ml_dtypes.float8_e4m3fn).view(np.uint8)
+    np.testing.assert_array_equal(t.elements[0], ref)
+    np.testing.assert_array_equal(B.dequantize(t)[0], E4M3.decode(ref) * 2.0 ** shared)
+
+
+@SETTINGS
+@given(lanes=st.integers(1, 3), data=st.data())
+def test_sim_compare_counts_exactly_the_differing_vectors(lanes, data):
+    from hw.rtl import build_unit
+    from hw.sim import Job, compare
+
+    unit = build_unit("dot", "int8", lanes=max(lanes, 2))
+    n = 16
+    job = Job(unit, {"a": np.zeros((n, max(lanes, 2)), dtype=np.int64), "b": np.zeros((n, max(lanes, 2)),
+                                                                                       dtype=np.int64),
+                     "acc_in": np.zeros(n, dtype=np.int64)})
+    got = np.array(data.draw(st.lists(st.integers(0, 2 ** 32 - 1), min_size=n, max_size=n)), dtype=np.uint64)
+    want = np.array(data.draw(st.lists(st.integers(0, 2 ** 32 - 1), min_size=n, max_size=n)), dtype=np.uint64)
+    found = compare(job, {"acc_out": got}, {"acc_out": want})
+    differing = int(np.sum(got != want))
+    assert (found[0].count if found else 0) == differing
