@@ -132,6 +132,10 @@ def test_the_unsplit_model_holds_exactly_in_its_documented_domain():
     for row in split_k["rows"]:
         inside = row["k"] <= 5120 or row["m"] >= 512
         assert (row["unsplit"] == 1.0) == inside and (inside or row["found"]), row
+    modes = json.loads((LONG_K / "split_k_modes.json").read_text())
+    for row in modes["rows"]:  # non-square, E5M2, bf16 out, scales: unsplit, or a split found; rowwise never splits
+        assert row["unsplit"] == 1.0 or row["found"], row
+        assert row["scales"] != "row" or row["unsplit"] == 1.0, row
 
 
 @pytest.mark.parametrize("m, k, parts, grain", [(64, 8192, 3, 256), (256, 16384, 2, 1024)])

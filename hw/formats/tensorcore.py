@@ -32,8 +32,10 @@ models it; :func:`split_parts` gives the part boundaries measured
 (``ceil(K / parts / grain) * grain`` elements each, the last part shorter).
 Without a split the model matched every element for K <= 5120 at every
 output size tried (16 to 4096 square) and for every K up to 65,536 when M = N
->= 512; smaller outputs with K >= 5632 are split (2-25 parts; the number
-cuBLAS picks depends on the shape and is not modelled: it is an input).
+>= 512, and always with rowwise scales; smaller outputs (also 64 x 1024,
+16 x 4096, 256 x 128) with K >= 5632 are split (2-25 parts; the number cuBLAS
+picks depends on the shape and is not modelled: it is an input).  The same
+split reproduces E4M3 x E5M2 products and bf16 outputs with tensorwise scales.
 
 Specials (measured): NaN operands, Inf - Inf and 0 * Inf give ``nan_code``
 (0x7FFFFFFF on the H100, not IEEE's 0x7FC00000); infinities pass through
