@@ -142,12 +142,12 @@ def main(argv=None) -> int:
                 output_file(args.output, "-o")
             except ValueError as e:
                 raise _BadInput(str(e)) from None
+        if args.testbench is not None and (args.output is None or args.freq is not None or args.testbench < 1):
+            raise _BadInput("--testbench N needs -o FILE (not --freq) and N >= 1 vectors")
         unit = _unit_from_args(args)
         if args.freq is not None:
             tech = _technology(args.tech)
             return _for_clock(unit, tech, args)
-        if args.testbench is not None and (args.output is None or args.freq is not None or args.testbench < 1):
-            raise _BadInput("--testbench N needs -o FILE (not --freq) and N >= 1 vectors")
         command = "python -m hw.gen " + " ".join(shlex.quote(a) for a in _design_args(sys.argv[1:] if argv is None
                                                                                   else argv))
         text = to_verilog(unit, args.top or default_name(unit), command=command)

@@ -33,7 +33,7 @@ from pathlib import Path
 from gpu_ref import precisions
 
 from .files import output_dir, save_figure, write_atomic
-from .models.report import table_csv
+from .models.report import plain_log_ticks, table_csv
 
 __all__ = ["main", "load_quality", "load_throughput", "rank", "mean_curves"]
 
@@ -182,7 +182,6 @@ def _plot_curves(quality: dict, path: Path, source: str):
 
 def _plot(rows: list[dict], path: Path, source: str):
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     fig, ax = plt.subplots(figsize=(9, 5.6))
     shown = [r for r in rows if r["pj_per_mac"] != "" and r["gap_to_bf16"] != ""]
@@ -193,9 +192,7 @@ def _plot(rows: list[dict], path: Path, source: str):
                     color=colours[precisions.get(r["precision"]).native])
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    plain_log_ticks(ax.xaxis)
     fig.canvas.draw()
     placed = []  # label repel: move a label up until it clears the ones already placed (display pixels)
     for r in sorted(shown, key=lambda r: (r["gap_to_bf16"], r["pj_per_mac"])):

@@ -168,6 +168,7 @@ def test_freq_pipelines_for_the_clock_and_reports_the_latency(tmp_path):
     (["--fmt", "e4m3", "--freq", "200", "--stages", "2"], "give --freq or --stages, not both", 2),
     (["--fmt", "e4m3", "--freq", "-5"], "--freq must be a clock in MHz", 2),
     (["--fmt", "e4m3", "--freq", "200", "--tech", "nope"], "unknown technology 'nope'", 2),
+    (["--fmt", "e4m3", "--freq", "200", "--testbench", "10"], "--testbench N needs -o FILE (not --freq)", 2),
 ])
 def test_freq_errors_are_one_line_and_write_nothing(tmp_path, args, message, code):
     out = tmp_path / "x.v"

@@ -141,7 +141,7 @@ def resolve(fmt, name: str = "fmt") -> Format:
     """A format object from a format or a format name; TypeError naming ``name`` for anything else."""
     if isinstance(fmt, str):
         return get(fmt)
-    if isinstance(fmt, tuple(FAMILIES)) or type(fmt).__name__ == "ScaleFormat":
+    if isinstance(fmt, (*FAMILIES, ScaleFormat)):
         return fmt
     raise TypeError(f"{name} must be a format or a format name (e.g. 'e4m3'), not {type(fmt).__name__} {fmt!r}")
 

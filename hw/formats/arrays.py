@@ -7,9 +7,9 @@ TypeError (a float is a value, not a code).  Two readings are defined on top:
 
 * a numpy signed-integer array whose item is exactly ``width`` bits wide
   (``np.int8`` codes of ``int8``) is read as the two's-complement bit pattern;
-* an array of a low-precision float dtype (ml_dtypes', e.g.
-  ``ml_dtypes.float8_e4m3fn``, or a torch tensor of any dtype) is read *by bit
-  pattern* when it is the format's own dtype (``fmt.dtype``), so
+* an array of a low-precision dtype (ml_dtypes', e.g.
+  ``ml_dtypes.float8_e4m3fn`` or ``int4``, or a torch tensor of any dtype) is
+  read *by bit pattern* when it is the format's own dtype (``fmt.dtype``), so
   ``e4m3.decode(x)`` of a ``float8_e4m3fn`` array gives its values; any other
   float dtype raises TypeError.
 
@@ -63,7 +63,10 @@ def as_codes(bits, width: int, fmt_name: str, own_dtype=None, name: str = "bits"
         return np.zeros(array.shape, dtype=np.int64 if width <= 62 else object)
     dtype = array.dtype
     if own_dtype is not None and dtype == np.dtype(own_dtype) and _float_like(dtype):
-        array = array.view(f"u{dtype.itemsize}")
+        if dtype.name.startswith(("int", "uint")):  # ml_dtypes' int2/int4 hold values, sign-extended: mask them
+            array = array.astype(np.int64) & ((1 << width) - 1)
+        else:
+            array = array.view(f"u{dtype.itemsize}")
         dtype = array.dtype
     if _float_like(dtype):
         hint = (f"; an array of {fmt_name}'s own dtype ({np.dtype(own_dtype).name}) is read by bit pattern"

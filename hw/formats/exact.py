@@ -87,14 +87,9 @@ class Exact:
         """Exact values of a float64 array (every float64 is a dyadic rational)."""
         v = np.asarray(values, dtype=np.float64)
         frac, e = np.frexp(np.where(np.isfinite(v), np.abs(v), 0.0))
-        mag = np.asarray(np.ldexp(frac, 53)).astype(np.uint64)  # arrays, also for a 0-d input
-        return cls(
-            neg=np.asarray(np.signbit(v)),
-            mag=mag.astype(object),
-            exp=np.asarray(e).astype(np.int64) - 53,
-            nan=np.asarray(np.isnan(v)),
-            inf=np.asarray(np.isinf(v)),
-        )
+        mag = np.ldexp(frac, 53).astype(np.uint64)
+        return cls(neg=np.signbit(v), mag=mag.astype(object), exp=e.astype(np.int64) - 53, nan=np.isnan(v),
+                   inf=np.isinf(v))
 
     @property
     def zero(self) -> np.ndarray:
@@ -222,7 +217,7 @@ def add(terms: list[Exact]) -> Exact:
     total = np.where(special, 0, total)
     neg = np.where(total == 0, all_neg_zero, total < 0)
     neg = np.where(inf, neg_inf, neg)
-    return Exact(np.asarray(neg, dtype=bool), np.asarray(np.abs(total), dtype=object), base, nan, inf)
+    return Exact(neg, np.abs(total), base, nan, inf)
 
 
 def align_window(values: Exact, top: np.ndarray, width: int, rounding: Rounding = Rounding.RTZ) -> Exact:

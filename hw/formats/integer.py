@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import as_codes, as_flag, as_values, to_numpy
+from .arrays import as_codes, as_flag, as_values
 from .exact import Exact, Rounding, code_dtype, round_at
 
 __all__ = ["IntFormat"]
@@ -71,10 +71,7 @@ class IntFormat:
 
     def values(self, bits) -> np.ndarray:
         """Integer value of each code (int64; Python ints beyond 32 bits)."""
-        bits, own = to_numpy(bits), self.dtype
-        if own is not None and own.kind not in "iu" and np.asarray(bits).dtype == own:  # ml_dtypes int2/int4
-            bits = np.asarray(bits).astype(np.int64) & ((1 << self.bits) - 1)
-        bits = as_codes(bits, self.bits, self.name)
+        bits = as_codes(bits, self.bits, self.name, self.dtype)
         bits = bits.astype(object) if self.bits > 32 else bits
         if self.signed:
             bits = np.where(bits >= (1 << (self.bits - 1)), bits - (1 << self.bits), bits)

@@ -125,6 +125,15 @@ def _short(unit: str, rows) -> str:
     return unit
 
 
+def plain_log_ticks(axis):
+    """1-2-5 ticks with plain labels on a log axis, no minor labels: readable within one decade."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _legend_families(ax, rows, marker: bool, extra=()):
     import matplotlib.pyplot as plt
 
@@ -171,8 +180,6 @@ def _plot_by_format(rows, path, failed=()):
 
 def _plot_quality(rows, path, failed=()):
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
     rows = sorted((r for r in _accumulating(rows) if math.isfinite(float(r["dot64_rel_error"]))),
                   key=lambda r: float(r["dot64_rel_error"]))
     fig, axes = plt.subplots(1, 3, figsize=(15, 5.6), gridspec_kw={"width_ratios": [1, 1, 0.42]})
@@ -187,10 +194,8 @@ def _plot_quality(rows, path, failed=()):
                 color="black", lw=1, ls="--", zorder=2)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        for axis in (ax.xaxis, ax.yaxis):  # 1-2-5 ticks with plain labels: readable within one decade
-            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
-            axis.set_minor_formatter(NullFormatter())
+        plain_log_ticks(ax.xaxis)
+        plain_log_ticks(ax.yaxis)
         ax.set_xlabel("mean relative error of a 64-term Gaussian dot product vs float64 (lower is better)",
                       fontsize=8)
         ax.set_ylabel(label)

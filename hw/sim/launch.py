@@ -21,17 +21,17 @@ def main(spec_path: str) -> int:
     from cocotb_tools.runner import get_runner
 
     spec = json.loads(open(spec_path).read())
-    runner = get_runner(spec["sim"])
+    runner, waves = get_runner(spec["sim"]), spec["waves"]
     os.environ["MAKEFLAGS"] = spec["makeflags"]
     started = time.perf_counter()
     runner.build(sources=spec["sources"], hdl_toplevel="harness", build_dir=spec["build_dir"],
                  build_args=spec["build_args"], timescale=("1ns", "1ps"), log_file=spec["build_log"],
-                 waves=spec.get("waves", False))
+                 waves=waves)
     built = time.perf_counter()
     runner.test(plusargs=spec["plusargs"], test_module="hw.sim.tb_units", hdl_toplevel="harness",
                 build_dir=spec["build_dir"], test_dir=spec["build_dir"], seed=spec["seed"],
                 extra_env=spec["env"], results_xml=spec["results_xml"], log_file=spec["log"],
-                waves=spec.get("waves", False))
+                waves=waves)
     print(json.dumps({"build_s": built - started, "run_s": time.perf_counter() - built}))
     return 0
 

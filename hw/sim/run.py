@@ -118,8 +118,8 @@ def simulate_many(jobs: list[Job], sim: str = "verilator", seed: int = 1, name: 
         raise RuntimeError(f"the {sim} build or run of {name} failed ({reason}); see {build_dir / 'build.log'} "
                            f"and {log}")
     seconds = json.loads(launched.stdout.strip().splitlines()[-1])
-    dumps = sorted((p for p in build_dir.glob("*") if p.suffix in (".fst", ".vcd")), key=lambda p: p.stat().st_mtime)
-    wave_file = dumps[-1] if waves and dumps else None
+    wave_file = max((p for p in build_dir.glob("*") if p.suffix in (".fst", ".vcd")), key=lambda p: p.stat().st_mtime,
+                    default=None) if waves else None
     if not results.exists():
         raise RuntimeError(f"the {sim} simulation wrote no results; see {log}")
     data = np.load(results)
