@@ -18,7 +18,7 @@ LAYERS = {
     "hw.rtl": 2,
     "hw.sim": 3,
     "hw.models": 4,
-    "hw.dse": 5, "hw.rank": 5, "hw.gen": 5, "hw.demo": 5, "hw.lint": 5, "hw.crosscheck": 5,
+    "hw.dse": 5, "hw.rank": 5, "hw.gen": 5, "hw.demo": 5, "hw.lint": 5, "hw.crosscheck": 5, "hw.published": 5,
 }
 
 

@@ -13,13 +13,13 @@ import re
 
 from .block import E8M0, BlockFormat, BlockTensor, ScaleFormat, ScaleRule
 from .exact import Exact, Rounding
-from .float import FP32, FloatFormat, Special
+from .float import FP16, FP32, TF32, FloatFormat, Special
 from .integer import IntFormat
 from .lns import LNSFormat
 from .posit import PositFormat, QuireFormat
 
 __all__ = ["FloatFormat", "IntFormat", "PositFormat", "QuireFormat", "BlockFormat", "BlockTensor", "ScaleFormat",
-           "ScaleRule", "E8M0", "LNSFormat", "Special", "Rounding", "Exact", "Format", "FP32", "family",
+           "ScaleRule", "E8M0", "LNSFormat", "Special", "Rounding", "Exact", "Format", "FP32", "FP16", "TF32", "family",
            "get", "resolve", "names", "registered", "register", "accumulators", "default_accumulator",
            "check_accumulator", "FAMILIES"]
 
@@ -37,8 +37,9 @@ def register(fmt: Format) -> Format:
 
 for _fmt in (
     FP32,
-    FloatFormat("fp16", 5, 10, 15),
+    FP16,
     FloatFormat("bf16", 8, 7, 127),
+    TF32,
     FloatFormat("e5m2", 5, 2, 15),
     FloatFormat("e4m3", 4, 3, 7, Special.FN),
     FloatFormat("e4m3fnuz", 4, 3, 8, Special.FNUZ),

@@ -310,3 +310,7 @@ _ML_DTYPES = {
 
 #: IEEE binary32, the accumulator and scale format shared by every layer (registered as ``fp32``).
 FP32 = FloatFormat("fp32", 8, 23, 127)
+#: IEEE binary16 (registered as ``fp16``) and NVIDIA's TensorFloat-32 (``tf32``: fp32's range, 10 fraction bits),
+#: the tensor cores' fp16 accumulator and tf32 input formats.
+FP16 = FloatFormat("fp16", 5, 10, 15)
+TF32 = FloatFormat("tf32", 8, 10, 127)

@@ -1,22 +1,34 @@
-"""Golden model of a GPU tensor core's fused dot-product steps, fitted to an H100's FP8 products.
+"""Golden models of GPU tensor cores' fused dot-product steps: one spec per (GPU, input, output) format.
 
 A :class:`FusedDotSpec` is the handful of parameters that describe how a
-matrix unit sums products into a float accumulator; :data:`H100_FP8` and
-:data:`H100_FP8_PROMOTED` reproduce ``torch._scaled_mm`` on an H100 bit for
-bit (``use_fast_accum`` True and False; measured on > 10^7 dot products, see
-``results/h100/``).  One **step** takes ``step`` products and the running
-accumulator ``c`` (fp32):
+matrix unit sums products into a float accumulator.  :data:`SPECS` holds one
+per GPU x input format x output format of the published single-instruction
+measurements (Khattak and Mikaitis; every vector replayed by
+:mod:`hw.formats.published`, match rates in the README) and the H100's
+``torch._scaled_mm`` behaviour (:data:`H100_FP8`, :data:`H100_FP8_PROMOTED`;
+measured on > 10^7 dot products, see ``results/h100/``).  One **step** takes
+``step`` products and the accumulator ``c`` (a code of ``spec.output``, fp32
+or fp16):
 
-1. every product ``a_i * b_i`` is exact; its *top* is the sum of the operands'
-   exponent fields plus 2 (the two integer bits of a significand product),
-   subnormal operands counting as ``emin``; the accumulator's top is the
-   exponent of its leading bit plus 2;
+1. every product ``a_i * b_i`` is exact, subnormal operands at their value
+   (the published FP8 and fp16 vectors hold subnormals; all match); its *top*
+   is the sum of the operands' exponents plus 2 (the two integer bits of a
+   significand product); the accumulator's top is the exponent of its leading
+   bit plus 2;
 2. ``T`` = the largest top among finite nonzero terms (zeros take no part);
-   every term, ``c`` included, is cut to a multiple of ``2**(T - align_bits)``
-   with ``term_rounding`` (RTZ on the H100: the magnitude is truncated);
-3. the cut terms are summed exactly and the sum is rounded with
-   ``sum_rounding`` (RTZ) to ``sum_bits`` fraction bits (e8m13 on the H100),
-   which fp32 holds exactly.
+   every term is cut to a multiple of ``2**(T - align_bits)`` with
+   ``term_rounding`` (RTZ on every GPU measured: truncation, no sticky bit).
+   ``align_bits`` = 25 + the published "extra alignment bits": 25 keeps
+   fp32's 24 bits below an fp32 term's top;
+3. with ``c_term = ALIGNED`` (every GPU but B200 FP8) ``c`` is one of those
+   terms; the cut terms are summed exactly and rounded once with
+   ``sum_rounding`` into ``sum_format`` (``output``'s exponent range,
+   ``sum_bits`` fraction bits), which ``output`` holds exactly.  With
+   ``c_term = ADDED`` (B200 FP8) the products alone are summed and rounded
+   so, and the result is added to ``c`` by an IEEE add in ``output``,
+   rounded to nearest even;
+4. fp16 output (``output = FP16``): ``c`` is fp16 and the sum is rounded to
+   nearest even straight into fp16 (not through fp32).
 
 A dot product over ``K`` runs steps over consecutive slices of ``step``
 elements from ``c = +0``.  With ``promote_every = P`` the step accumulator is
@@ -37,23 +49,34 @@ output size tried (16 to 4096 square) and for every K up to 65,536 when M = N
 picks depends on the shape and is not modelled: it is an input).  The same
 split reproduces E4M3 x E5M2 products and bf16 outputs with tensorwise scales.
 
-Specials (measured): NaN operands, Inf - Inf and 0 * Inf give ``nan_code``
-(0x7FFFFFFF on the H100, not IEEE's 0x7FC00000); infinities pass through
+Specials (measured on the H100 with FP8 operands; the published vectors hold
+none, so other GPUs' specials are this rule, unvalidated): NaN operands,
+Inf - Inf and 0 * Inf give ``nan_code`` (0x7FFFFFFF on the H100, not IEEE's
+0x7FC00000; fp16 outputs use fp16's canonical NaN); infinities pass through
 with their sign; an exact zero result is +0, even from -0 products.  A step
-sum beyond the step format's range gives its largest finite value (IEEE's
-rule for RTZ); an H100 never reaches it with FP8 operands and unit scales.
+sum beyond the step format's range gives its largest finite value under RTZ
+and infinity under RNE (IEEE's rules).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import enum
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .exact import Exact, Rounding, add, align_window, bit_length, multiply
-from .float import FP32, FloatFormat, Special
+from .float import FP16, FP32, FloatFormat, Special
 
-__all__ = ["FusedDotSpec", "H100_FP8", "H100_FP8_PROMOTED", "SPECS", "step", "dot", "scaled_mm", "split_parts"]
+__all__ = ["CTerm", "FusedDotSpec", "H100_FP8", "H100_FP8_PROMOTED", "SPECS", "get_spec",
+           "step", "mma", "dot", "scaled_mm", "split_parts"]
+
+
+class CTerm(enum.Enum):
+    """How the accumulator ``c`` enters a step."""
+
+    ALIGNED = "aligned"  #: one more term of the aligned window, summed with the products
+    ADDED = "added"  #: the products' rounded step sum + c, one IEEE add in the output format (RNE)
 
 
 @dataclass(frozen=True)
@@ -61,11 +84,16 @@ class FusedDotSpec:
     """How a matrix unit sums products (see the module docstring).
 
     ``step``: products fused per step; ``align_bits``: width of the aligned
-    window below the largest top (15 = 13 bits below the largest exponent
-    plus the 2 integer bits of a product); ``sum_bits``: fraction bits of a
-    step result; ``term_rounding``/``sum_rounding``: RTZ or RNE;
+    window below the largest top (25 + the extra alignment bits; the H100's
+    FP8 window is 15 = 13 bits below the largest exponent plus the 2 integer
+    bits of a product); ``sum_bits``: fraction bits of a step result;
+    ``term_rounding``/``sum_rounding``: RTZ or RNE; ``c_term``: how ``c``
+    enters; ``output``: format of ``c`` and of the result (fp32 or fp16);
     ``promote_every``: elements of K between additions into a full fp32
-    accumulator (None: never); ``nan_code``: the fp32 NaN the unit returns.
+    accumulator (None: never); ``nan_code``: the NaN the unit returns (a code
+    of ``output``; default its canonical NaN, 0x7FFFFFFF for fp32 as measured
+    on the H100); ``inputs``: the input formats the spec was measured with;
+    ``source``: where its parameters come from.
     """
 
     name: str
@@ -75,30 +103,95 @@ class FusedDotSpec:
     term_rounding: Rounding = Rounding.RTZ
     sum_rounding: Rounding = Rounding.RTZ
     promote_every: int | None = None
-    nan_code: int = 0x7FFFFFFF
+    nan_code: int | None = None
+    c_term: CTerm = CTerm.ALIGNED
+    output: FloatFormat = FP32
+    inputs: tuple[str, ...] = ("e4m3", "e5m2")
+    source: str = field(default="", compare=False)
 
     def __post_init__(self):
-        for name, low, high in (("step", 1, 1024), ("align_bits", 2, 160), ("sum_bits", 1, 23)):
+        if self.output not in (FP32, FP16):
+            raise ValueError(f"output must be fp32 or fp16, not {getattr(self.output, 'name', self.output)!r}")
+        for name, low, high in (("step", 1, 1024), ("align_bits", 2, 160), ("sum_bits", 1, self.output.man_bits)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise ValueError(f"{name} must be an int in {low}..{high}, not {value!r}")
         for name in ("term_rounding", "sum_rounding"):
             if getattr(self, name) not in (Rounding.RTZ, Rounding.RNE):
                 raise ValueError(f"{name} must be Rounding.RTZ or Rounding.RNE, not {getattr(self, name)!r}")
-        if self.promote_every is not None and (self.promote_every < self.step or self.promote_every % self.step):
-            raise ValueError(f"promote_every must be a multiple of step ({self.step}), not {self.promote_every!r}")
+        if not isinstance(self.c_term, CTerm):
+            raise ValueError(f"c_term must be a CTerm, not {self.c_term!r}")
+        if self.promote_every is not None and (self.output != FP32 or self.promote_every < self.step
+                                               or self.promote_every % self.step):
+            raise ValueError(f"promote_every must be a multiple of step ({self.step}) with an fp32 output, "
+                             f"not {self.promote_every!r}")
+        if self.nan_code is None:
+            object.__setattr__(self, "nan_code", 0x7FFFFFFF if self.output == FP32 else self.output.nan_code)
+        if not bool(self.output.is_nan(np.array([self.nan_code]))[0]):
+            raise ValueError(f"nan_code {self.nan_code:#x} is not a NaN of {self.output.name}")
 
     @property
     def sum_format(self) -> FloatFormat:
-        """The format a step result is rounded into (fp32's exponent, ``sum_bits`` fraction bits)."""
-        return FloatFormat(f"e8m{self.sum_bits}", 8, self.sum_bits, 127, Special.IEEE)
+        """The format a step sum is rounded into (``output``'s exponent, ``sum_bits`` fraction bits)."""
+        out = self.output
+        if self.sum_bits == out.man_bits:
+            return out
+        return FloatFormat(f"e{out.exp_bits}m{self.sum_bits}", out.exp_bits, self.sum_bits, out.bias, Special.IEEE)
+
+    @property
+    def extra_bits(self) -> int:
+        """Alignment bits beyond fp32's 24 below the largest term's leading bit (the published "neab")."""
+        return self.align_bits - 25
 
 
 #: ``torch._scaled_mm(..., use_fast_accum=True)`` on an H100 (FP8 E4M3/E5M2 operands, fp32 sum).
-H100_FP8 = FusedDotSpec("h100_fp8")
+H100_FP8 = FusedDotSpec("h100_fp8", source="torch._scaled_mm on an H100, results/h100/ (2026-11-22)")
 #: ``use_fast_accum=False``: the same steps, promoted into an fp32 accumulator every 128 elements.
 H100_FP8_PROMOTED = replace(H100_FP8, name="h100_fp8_promoted", promote_every=128)
-SPECS = {s.name: s for s in (H100_FP8, H100_FP8_PROMOTED)}
+
+_PUBLISHED_SOURCE = "Khattak and Mikaitis, published single-instruction measurements (5,000 vectors per file)"
+#: The published GPUs' matrix units, fitted to their vectors: (GPUs, input, step, align_bits, sum_bits, sum
+#: rounding, C term, GPUs with an fp16-output twin).  The twin rounds to nearest even into fp16 from the same
+#: window, with an fp16 c.  Registered only where the vectors match (see the README for the files that do not).
+_PUBLISHED = (
+    (("v100",), "fp16", 4, 25, 23, Rounding.RTZ, CTerm.ALIGNED, ("v100",)),
+    (("a100", "a2", "ada", "l40s"), "fp16", 8, 26, 23, Rounding.RTZ, CTerm.ALIGNED, ("a100", "a2", "ada", "l40s")),
+    (("a100", "a2", "ada", "l40s"), "bf16", 8, 26, 23, Rounding.RTZ, CTerm.ALIGNED, ()),
+    (("a100", "a2", "ada", "l40s"), "tf32", 4, 26, 23, Rounding.RTZ, CTerm.ALIGNED, ()),
+    (("ada", "l40s"), "fp8", 16, 15, 13, Rounding.RTZ, CTerm.ALIGNED, ("ada",)),
+    (("h100", "h200", "b200"), "fp16", 16, 27, 23, Rounding.RTZ, CTerm.ALIGNED, ("h100", "h200", "b200")),
+    (("h100", "h200", "b200"), "bf16", 16, 27, 23, Rounding.RTZ, CTerm.ALIGNED, ()),
+    (("h100", "h200", "b200"), "tf32", 4, 27, 23, Rounding.RTZ, CTerm.ALIGNED, ()),
+    (("h200",), "fp8", 32, 15, 13, Rounding.RTZ, CTerm.ALIGNED, ()),  # h100_fp8 is H100_FP8
+    (("b200",), "fp8", 32, 27, 23, Rounding.RTZ, CTerm.ADDED, ()),
+)
+#: The input formats behind each published input name.
+INPUTS = {"fp16": ("fp16",), "bf16": ("bf16",), "tf32": ("tf32",), "fp8": ("e4m3", "e5m2")}
+
+
+def _published_specs():
+    specs = [H100_FP8, H100_FP8_PROMOTED]
+    for gpus, inputs, step_, align, sum_bits, rounding, c_term, fp16_out in _PUBLISHED:
+        for gpu in gpus:
+            base = FusedDotSpec(f"{gpu}_{inputs}", step_, align, sum_bits, sum_rounding=rounding, c_term=c_term,
+                                inputs=INPUTS[inputs], source=_PUBLISHED_SOURCE)
+            specs.append(base)
+            if gpu in fp16_out:
+                specs.append(replace(base, name=f"{base.name}_to_fp16", output=FP16, sum_bits=10,
+                                     sum_rounding=Rounding.RNE, nan_code=None))
+    return {s.name: s for s in specs}
+
+
+#: Every registered spec by name: ``<gpu>_<input>`` (fp32 output), ``<gpu>_<input>_to_fp16``, and the H100's
+#: ``h100_fp8`` / ``h100_fp8_promoted`` (``torch._scaled_mm``).
+SPECS = _published_specs()
+
+
+def get_spec(name: str) -> FusedDotSpec:
+    """The registered spec called ``name``; ValueError naming the valid ones otherwise."""
+    if name not in SPECS:
+        raise ValueError(f"unknown tensor-core spec {name!r}; valid: {', '.join(SPECS)}")
+    return SPECS[name]
 
 
 def _operands(a, b):
@@ -114,28 +207,47 @@ def _operands(a, b):
 
 
 def step(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b, acc) -> np.ndarray:
-    """fp32 codes of one step: ``acc`` (fp32 codes, ``(...)``) plus the products of ``a`` and ``b`` (``(..., n)``, n <= step)."""
+    """Codes of ``spec.output`` of one step: ``acc`` (codes of ``spec.output``, ``(...)``) plus the products of
+    ``a`` and ``b`` (``(..., n)``, n <= step)."""
     a, b = _operands(a, b)
     if a.shape[-1] > spec.step:
         raise ValueError(f"a step takes at most {spec.step} products, not {a.shape[-1]}")
+    out_fmt = spec.output
     products = multiply(fmt_a.unpack(a), fmt_b.unpack(b))
     product_top = products.exp + fmt_a.precision + fmt_b.precision
-    c = FP32.unpack(np.broadcast_to(np.asarray(acc), a.shape[:-1]))
-    c_top = c.exp + bit_length(c.mag) + 1
-    terms = Exact.stack(products.lanes() + [c])
-    tops = np.concatenate([product_top, c_top[..., None]], axis=-1)
-    cut = align_window(terms, tops, spec.align_bits, spec.term_rounding)
+    c = out_fmt.unpack(np.broadcast_to(np.asarray(acc), a.shape[:-1]))
+    terms, tops = products.lanes(), [product_top]
+    if spec.c_term is CTerm.ALIGNED:
+        terms, tops = terms + [c], tops + [(c.exp + bit_length(c.mag) + 1)[..., None]]
+    cut = align_window(Exact.stack(terms), np.concatenate(tops, axis=-1), spec.align_bits, spec.term_rounding)
     total = add(cut.lanes())
     total.neg = total.neg & ~total.zero  # an exact zero is +0
-    code = spec.sum_format.pack(total, spec.sum_rounding)
-    out = FP32.pack(spec.sum_format.unpack(code))
-    return np.where(total.nan, spec.nan_code, out).astype(np.uint32)
+    rounded = spec.sum_format.unpack(spec.sum_format.pack(total, spec.sum_rounding))
+    if spec.c_term is CTerm.ADDED:
+        rounded = add([rounded, c])
+        rounded.neg = rounded.neg & ~rounded.zero
+        code = out_fmt.pack(rounded, Rounding.RNE)
+    else:
+        code = out_fmt.pack(rounded)
+    return np.where(out_fmt.is_nan(code), spec.nan_code, code).astype(out_fmt.code_dtype)
+
+
+def mma(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b, c) -> np.ndarray:
+    """Codes of ``spec.output`` of one matrix instruction ``d = a . b + c``: steps over consecutive slices of
+    ``spec.step`` elements of K, the first from ``c`` (codes of ``spec.output``), each from the one before."""
+    a, b = _operands(a, b)
+    acc = np.broadcast_to(np.asarray(c, dtype=spec.output.code_dtype), a.shape[:-1])
+    for start in range(0, a.shape[-1], spec.step):
+        acc = step(spec, fmt_a, fmt_b, a[..., start:start + spec.step], b[..., start:start + spec.step], acc)
+    return acc
 
 
 def dot(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b) -> np.ndarray:
-    """fp32 codes of ``sum_k a[..., k] * b[..., k]`` accumulated the way the unit does (unit scales)."""
+    """Codes of ``spec.output`` of ``sum_k a[..., k] * b[..., k]`` accumulated the way the unit does (unit
+    scales, from c = +0)."""
     a, b = _operands(a, b)
-    zero = np.zeros(a.shape[:-1], dtype=np.uint32)
+    out_fmt = spec.output
+    zero = np.zeros(a.shape[:-1], dtype=out_fmt.code_dtype)
     acc, main = zero, zero
     k = a.shape[-1]
     for start in range(0, k, spec.step):
@@ -144,7 +256,7 @@ def dot(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b) -> np.
         if spec.promote_every is not None and (stop % spec.promote_every == 0 or stop == k):
             main, acc = FP32.pack(add([FP32.unpack(main), FP32.unpack(acc)])), zero
     out = main if spec.promote_every is not None else acc
-    return np.where(FP32.is_nan(out), spec.nan_code, out).astype(np.uint32)
+    return np.where(out_fmt.is_nan(out), spec.nan_code, out).astype(out_fmt.code_dtype)
 
 
 def _fp32_mul(x, y) -> np.ndarray:
@@ -187,6 +299,8 @@ def scaled_mm(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b, 
     result rounded to nearest even.  ``split_k`` (``(start, stop)`` slices of K
     covering it in order, e.g. from :func:`split_parts`) models cuBLAS's split-K.
     """
+    if spec.output != FP32:
+        raise ValueError(f"scaled_mm models fp32 accumulation; {spec.name} accumulates in {spec.output.name}")
     a, b = np.asarray(a), np.asarray(b)
     acc = _split_dot(spec, fmt_a, fmt_b, a[:, None, :], b[None, :, :], split_k)
     sa, sb = np.asarray(scale_a, dtype=np.uint32), np.asarray(scale_b, dtype=np.uint32)
