@@ -20,6 +20,7 @@ import shlex
 import sys
 
 from . import formats
+from .formats import tensorcore
 from .files import output_file, write_atomic
 from .rtl import build_unit, default_kind, default_name, get_kind, kind_names, kinds_for, to_verilog
 from .rtl.testbench import testbench
@@ -45,8 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--align-bits", type=int, help="block dot units: align the products to the largest and "
                                                   "truncate them to this many bits before the sum (default: exact)")
     p.add_argument("--fmt-b", help="tensorcore units: format of operand b (default: --fmt), e.g. e5m2")
-    p.add_argument("--spec", help="tensorcore units: the matrix unit's numerics "
-                                  "(h100_fp8, h100_fp8_promoted; default h100_fp8)")
+    p.add_argument("--spec", help="tensorcore units: the matrix unit's numerics, <gpu>_<input>[_to_fp16] "
+                                  "(e.g. b200_fp8, a100_tf32, v100_fp16_to_fp16; default h100_fp8; implies "
+                                  "--unit tensorcore and, without --fmt, the spec's first input format)")
     p.add_argument("--out-fmt", help="round_mul units: the format the product is rounded into (default: --fmt)")
     p.add_argument("--acc", help="accumulator format (mac/dot; fp32, fp16 or bf16 for floats, int32 for ints, "
                                  "quire_<posit> for posits)")
@@ -80,6 +82,13 @@ def format_table() -> str:
 
 
 def _unit_from_args(args):
+    if args.spec is not None:
+        try:
+            spec = tensorcore.get_spec(args.spec)
+        except ValueError as e:
+            raise _BadInput(f"--spec: {e}") from None
+        args.unit = args.unit or "tensorcore"
+        args.fmt = args.fmt or spec.inputs[0]
     if args.fmt is None:
         raise _BadInput("--fmt is required; valid: " + ", ".join(formats.names()) + " or a generic eXmY")
     try:

@@ -26,7 +26,7 @@ or fp16):
    ``sum_bits`` fraction bits), which ``output`` holds exactly.  With
    ``c_term = ADDED`` (B200 FP8) the products alone are summed and rounded
    so, and the result is added to ``c`` by an IEEE add in ``output``,
-   rounded to nearest even;
+   rounded to nearest even (a zero sum is -0 only when both are -0);
 4. fp16 output (``output = FP16``): ``c`` is fp16 and the sum is rounded to
    nearest even straight into fp16 (not through fp32).
 
@@ -68,7 +68,7 @@ import numpy as np
 from .exact import Exact, Rounding, add, align_window, bit_length, multiply
 from .float import FP16, FP32, FloatFormat, Special
 
-__all__ = ["CTerm", "FusedDotSpec", "H100_FP8", "H100_FP8_PROMOTED", "SPECS", "get_spec",
+__all__ = ["CTerm", "FusedDotSpec", "H100_FP8", "H100_FP8_PROMOTED", "SPECS", "get_spec", "specs_for",
            "step", "mma", "dot", "scaled_mm", "split_parts"]
 
 
@@ -187,6 +187,11 @@ def _published_specs():
 SPECS = _published_specs()
 
 
+def specs_for(input_format: str) -> list[str]:
+    """Names of the specs measured with operands of ``input_format`` (e.g. ``"bf16"``)."""
+    return [name for name, spec in SPECS.items() if input_format in spec.inputs]
+
+
 def get_spec(name: str) -> FusedDotSpec:
     """The registered spec called ``name``; ValueError naming the valid ones otherwise."""
     if name not in SPECS:
@@ -224,9 +229,7 @@ def step(spec: FusedDotSpec, fmt_a: FloatFormat, fmt_b: FloatFormat, a, b, acc) 
     total.neg = total.neg & ~total.zero  # an exact zero is +0
     rounded = spec.sum_format.unpack(spec.sum_format.pack(total, spec.sum_rounding))
     if spec.c_term is CTerm.ADDED:
-        rounded = add([rounded, c])
-        rounded.neg = rounded.neg & ~rounded.zero
-        code = out_fmt.pack(rounded, Rounding.RNE)
+        code = out_fmt.pack(add([rounded, c]), Rounding.RNE)  # IEEE: a zero sum is -0 only from -0 + -0
     else:
         code = out_fmt.pack(rounded)
     return np.where(out_fmt.is_nan(code), spec.nan_code, code).astype(out_fmt.code_dtype)

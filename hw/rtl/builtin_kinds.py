@@ -371,12 +371,13 @@ LINEAR = register(UnitKind(
 
 # -- tensorcore: one fused step of a GPU matrix unit ---------------------------------------------
 def _build_tensorcore(fmt, stages, lanes=None, acc=None, align_bits=None, fmt_b=None, spec=None):
-    spec_name = spec or "h100_fp8"
-    if spec_name not in tensorcore.SPECS:
-        raise ValueError(f"unknown tensor-core spec {spec_name!r}; valid: {', '.join(tensorcore.SPECS)}")
-    if acc not in (None, FP32):
-        raise ValueError("a tensorcore unit accumulates in fp32 and has no --acc choice")
-    spec = tensorcore.SPECS[spec_name]
+    spec = tensorcore.get_spec(spec or "h100_fp8")
+    if acc not in (None, spec.output):
+        raise ValueError(f"a {spec.name} unit accumulates in {spec.output.name} and has no --acc choice")
+    for f in (fmt, fmt_b):
+        if f is not None and f.name not in spec.inputs:
+            raise ValueError(f"{spec.name} was measured with {', '.join(spec.inputs)} operands, not {f.name}; "
+                             f"{', '.join(tensorcore.specs_for(f.name)) or 'no spec'} takes {f.name}")
     if align_bits is not None:
         if not isinstance(align_bits, int) or not 2 <= align_bits <= 160:
             raise ValueError(f"align_bits must be an int between 2 and 160, not {align_bits!r}")
@@ -392,7 +393,7 @@ def _tensorcore_stimulus(unit, rng, n):
 
 TENSORCORE = register(UnitKind(
     name="tensorcore",
-    summary="one fused step of a GPU matrix unit (FusedDotSpec): lanes products and the fp32 accumulator",
+    summary="one fused step of a GPU matrix unit (FusedDotSpec): lanes products and the accumulator (fp32/fp16)",
     families=("float",),
     build=_build_tensorcore,
     reference=lambda unit, inputs: {"acc_out": _column(tensorcore.step(
@@ -402,5 +403,6 @@ TENSORCORE = register(UnitKind(
     ports=_ACC_PORTS,
     options=("lanes", "acc", "align_bits", "fmt_b", "spec"),
     samples=(("e4m3", {"stages": 2}), ("e5m2", {"lanes": 8, "align_bits": 24}), ("e4m3", {"fmt_b": "e5m2"}),
-             ("bf16", {"lanes": 4})),
+             ("bf16", {"lanes": 4, "spec": "h100_bf16"}), ("e4m3", {"lanes": 8, "spec": "b200_fp8"}),
+             ("fp16", {"lanes": 4, "spec": "v100_fp16_to_fp16"}), ("tf32", {"spec": "h100_tf32"})),
 ))

@@ -253,7 +253,7 @@ def quant_vectors(fmt: BlockFormat, n: int, rng: np.random.Generator):
 
 
 def tensorcore_vectors(spec, fmt_a: FloatFormat, fmt_b: FloatFormat, lanes: int, n: int, rng: np.random.Generator):
-    """Operands and fp32 accumulators ``(a, b, acc)`` for one fused step of a tensor-core unit.
+    """Operands and accumulators ``(a, b, acc)`` (codes of ``spec.output``) for one fused step of a tensor-core unit.
 
     A quarter are random codes (NaN, Inf, zeros and subnormals included) with
     random fp32 accumulators; a quarter are whole K = 8 * lanes dot products
@@ -263,11 +263,11 @@ def tensorcore_vectors(spec, fmt_a: FloatFormat, fmt_b: FloatFormat, lanes: int,
     leading bit near the largest product's, so the window cuts it at every
     distance; the rest mix directed corner codes into Gaussian operands.
     """
-    fp32 = FP32
+    out = spec.output
     q = n // 4
     a = np.stack([random_codes(fmt_a, lanes, rng) for _ in range(n)])
     b = np.stack([random_codes(fmt_b, lanes, rng) for _ in range(n)])
-    acc = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
+    acc = rng.integers(0, 1 << out.width, n, dtype=np.uint64).astype(np.uint32)
 
     def gaussian(fmt, shape, spread):
         x = rng.normal(size=shape) * (np.exp2(rng.integers(-12, 9, shape)) if spread else 1)
@@ -291,7 +291,7 @@ def tensorcore_vectors(spec, fmt_a: FloatFormat, fmt_b: FloatFormat, lanes: int,
     a[rows], b[rows] = gaussian(fmt_a, (q, lanes), False), gaussian(fmt_b, (q, lanes), False)
     products = fmt_a.decode(a[rows]) * fmt_b.decode(b[rows])
     top = np.max(np.where(np.isfinite(products), np.floor(np.log2(np.abs(products) + 1e-300)), -40), axis=-1)
-    acc[rows] = _near(fp32, top.astype(np.int64), 20, rng).astype(np.uint32)
+    acc[rows] = _near(out, top.astype(np.int64), 20, rng).astype(np.uint32)
     rest = slice(3 * q, n)
     corner_a, corner_b = corner_codes(fmt_a), corner_codes(fmt_b)
     a[rest], b[rest] = gaussian(fmt_a, (n - 3 * q, lanes), True), gaussian(fmt_b, (n - 3 * q, lanes), True)

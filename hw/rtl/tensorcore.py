@@ -6,8 +6,9 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 
-from ..formats import FP32, FloatFormat, Rounding
-from ..formats.tensorcore import FusedDotSpec
+from ..formats import FloatFormat, Rounding
+from ..formats.tensorcore import CTerm, FusedDotSpec
+from ..fpu.add import FusedAdd
 from ..fpu.fixed import AlignedSum
 from ..fpu.raw import RawShape, Unpack, leading_zeros
 from ..fpu.rounder import Rounder
@@ -21,14 +22,19 @@ class FusedDotUnit(Unit):
     """``acc_out = step(acc_in, a, b)``: one step of ``spec`` (golden: :func:`hw.formats.tensorcore.step`).
 
     ``lanes`` products of ``fmt`` (port ``a``) and ``fmt_b`` (port ``b``,
-    default ``fmt``) and the fp32 accumulator ``acc_in``: exact products; the
-    accumulator normalised (leading-zero count) so that its top, like a
-    product's, sits two bits above its exponent; one :class:`AlignedSum`
-    window of ``spec.align_bits`` bits below the largest top (truncation);
-    the shared :class:`Rounder` toward zero into ``spec.sum_format``,
-    widened to fp32 (an exact zero is +0, a NaN ``spec.nan_code``).  The
-    K loop (feed ``acc_out`` back) and fp32 promotion (an fp32 ``AddUnit``)
-    sit outside, as on the GPU.  Cut points: after the products, after the sum.
+    default ``fmt``; floats of at most 19 bits: FP8, fp16, bf16, tf32) and the
+    accumulator ``acc_in`` (a code of ``spec.output``, fp32 or fp16): exact
+    products; one :class:`AlignedSum` window of ``spec.align_bits`` bits below
+    the largest top (truncation); the shared :class:`Rounder` into
+    ``spec.sum_format`` with ``spec.sum_rounding``, widened to the output.
+    ``c_term = ALIGNED``: the accumulator, normalised (leading-zero count) so
+    that its top, like a product's, sits two bits above its exponent, is one
+    more term of the window (an exact zero result is +0).  ``ADDED``: the
+    window sums the products alone and a :class:`FusedAdd` adds the rounded
+    sum to the accumulator, rounded to nearest even into the output.  A NaN
+    result is ``spec.nan_code``.  The K loop (feed ``acc_out`` back) and fp32
+    promotion (an fp32 ``AddUnit``) sit outside, as on the GPU.  Cut points:
+    after the products, after the sum.
     """
 
     kind = "tensorcore"
@@ -38,10 +44,10 @@ class FusedDotUnit(Unit):
         fmt_b = fmt if fmt_b is None else fmt_b
         lanes = spec.step if lanes is None else lanes
         self.check(spec, fmt, fmt_b, lanes)
-        self.spec, self.fmt_b, self.acc = spec, fmt_b, FP32
+        self.spec, self.fmt_b, self.acc = spec, fmt_b, spec.output
         inputs = {"a": In(data.ArrayLayout(fmt.width, lanes)), "b": In(data.ArrayLayout(fmt_b.width, lanes)),
-                  "acc_in": In(FP32.width)}
-        super().__init__(fmt, lanes, stages, inputs, "acc_out", FP32.width)
+                  "acc_in": In(spec.output.width)}
+        super().__init__(fmt, lanes, stages, inputs, "acc_out", spec.output.width)
 
     def name_parts(self) -> list[str]:
         pair = [self.fmt.name] if self.fmt_b == self.fmt else [self.fmt.name, self.fmt_b.name]
@@ -51,8 +57,8 @@ class FusedDotUnit(Unit):
     def check(spec: FusedDotSpec, fmt, fmt_b, lanes):
         """ValueError if these parameters make no tensor-core unit (checked before construction)."""
         for f in (fmt, fmt_b):
-            if not isinstance(f, FloatFormat) or f.width > 16:
-                raise ValueError(f"a tensor-core unit multiplies floats of at most 16 bits, not {f.name}")
+            if not isinstance(f, FloatFormat) or f.width > 19:
+                raise ValueError(f"a tensor-core unit multiplies floats of at most 19 bits (tf32), not {f.name}")
         if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= spec.step:
             raise ValueError(f"a {spec.name} step takes 1..{spec.step} lanes, not {lanes!r}")
         if spec.term_rounding is not Rounding.RTZ:
@@ -60,9 +66,10 @@ class FusedDotUnit(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        spec = self.spec
+        spec, out_fmt = self.spec, self.spec.output
+        aligned = spec.c_term is CTerm.ALIGNED
         pipe = Pipeline(m, self, ["product", "sum"])
-        m.submodules.unpack_acc = unpack_acc = Unpack(FP32)
+        m.submodules.unpack_acc = unpack_acc = Unpack(out_fmt)
         m.d.comb += unpack_acc.bits.eq(self.acc_in)
         products, product_shape = raw_products(m, self.fmt, self.a, self.b, self.fmt_b)
         *products, acc = pipe.cut("product", *products, unpack_acc.raw)
@@ -70,27 +77,36 @@ class FusedDotUnit(Unit):
         # Common raw shape: a product keeps its top (exp + sig width); the accumulator,
         # normalised to a leading 1 in the next-to-top bit, gets top = leading exponent + 2.
         acc_shape = unpack_acc.raw_shape
-        width = max(product_shape.sig_width, acc_shape.sig_width + 1)
+        width = max(product_shape.sig_width, acc_shape.sig_width + 1) if aligned else product_shape.sig_width
         lift_p = width - product_shape.sig_width
         lift_c = width - acc_shape.sig_width - 1
         shape = RawShape(width, min(product_shape.exp_lo - lift_p, acc_shape.exp_lo - acc_shape.sig_width - lift_c),
-                         max(product_shape.exp_hi - lift_p, acc_shape.exp_hi - lift_c))
-        m.submodules.window = window = AlignedSum(shape, self.lanes + 1, spec.align_bits)
+                         max(product_shape.exp_hi - lift_p, acc_shape.exp_hi - lift_c)) if aligned else product_shape
+        m.submodules.window = window = AlignedSum(shape, self.lanes + aligned, spec.align_bits)
         for i, p in enumerate(products):
             m.d.comb += _place(window.terms[i], p, p.sig << lift_p, p.exp - lift_p)
-        shift = Signal(range(acc_shape.sig_width + 1))
-        m.d.comb += shift.eq(leading_zeros(acc.sig))
-        m.d.comb += _place(window.terms[self.lanes], acc, (acc.sig << shift)[:acc_shape.sig_width] << lift_c,
-                           acc.exp - shift - lift_c)
+        if aligned:
+            shift = Signal(range(acc_shape.sig_width + 1))
+            m.d.comb += shift.eq(leading_zeros(acc.sig))
+            m.d.comb += _place(window.terms[self.lanes], acc, (acc.sig << shift)[:acc_shape.sig_width] << lift_c,
+                               acc.exp - shift - lift_c)
 
-        total = pipe.cut("sum", window.sum)
+        total, acc = pipe.cut("sum", window.sum, acc)
         positive_zero = Signal.like(total)
         m.d.comb += [positive_zero.eq(total), positive_zero.sign.eq(total.sign & ~total.zero)]
         m.submodules.round = rounder = Rounder(window.out_shape, spec.sum_format, rounding=spec.sum_rounding)
         m.d.comb += rounder.raw.eq(positive_zero)
-        widened = Signal(FP32.width)
-        m.d.comb += widened.eq(Mux(total.nan, spec.nan_code, rounder.bits << (FP32.man_bits - spec.sum_bits)))
-        out, valid = pipe.output(widened)
+        result = Signal(out_fmt.width)
+        if aligned:
+            m.d.comb += result.eq(Mux(total.nan, spec.nan_code, rounder.bits << (out_fmt.man_bits - spec.sum_bits)))
+        else:
+            m.submodules.unpack_sum = unpack_sum = Unpack(spec.sum_format)
+            m.submodules.add = add = FusedAdd(unpack_sum.raw_shape, acc_shape, out_fmt.precision)
+            m.submodules.round_out = round_out = Rounder(add.out_shape, out_fmt, rounding=Rounding.RNE)
+            m.d.comb += [unpack_sum.bits.eq(rounder.bits), add.x.eq(unpack_sum.raw), add.y.eq(acc),
+                         round_out.raw.eq(add.sum),
+                         result.eq(Mux(add.sum.nan, spec.nan_code, round_out.bits))]
+        out, valid = pipe.output(result)
         m.d.comb += [self.acc_out.eq(out), self.valid_out.eq(valid)]
         return m
 
