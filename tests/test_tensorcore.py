@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hw import formats as F
+from hw import published
 from hw.formats import golden, tensorcore
 from hw.formats.exact import Rounding
 from hw.formats.tensorcore import H100_FP8, H100_FP8_PROMOTED, FusedDotSpec, scaled_mm, split_parts
@@ -160,3 +161,85 @@ def test_split_parts_rule_and_errors():
     assert split_parts(8192, 3, 256) == [(0, 2816), (2816, 5632), (5632, 8192)]
     with pytest.raises(ValueError, match="does not split into 25 parts"):
         split_parts(1024, 25, 256)
+
+
+# -- the spec library: published single-instruction vectors, H100 fp16/bf16/tf32 products ------------------
+PUBLISHED_ROOT = published.default_root()
+#: Files no registered spec matches (FP8 operands with fp16 results on H100, H200 and B200; see the README).
+UNMATCHED = {("H100", "E4M3"), ("H100", "E5M2"), ("H200", "E4M3"), ("H200", "E5M2"), ("B200", "E4M3"),
+             ("B200", "E5M2")}
+needs_published = pytest.mark.skipif(not PUBLISHED_ROOT.is_dir(), reason=f"no published data at {PUBLISHED_ROOT}")
+
+
+@needs_published
+@pytest.mark.parametrize("case", published.cases(PUBLISHED_ROOT) if PUBLISHED_ROOT.is_dir() else [],
+                         ids=lambda c: f"{c.gpu}-{c.inputs}-{c.output}")
+def test_published_vectors_replay(case):
+    """Every published test of every file, raw bits: 5,000/5,000 for each file with a registered spec."""
+    row = published.replay(PUBLISHED_ROOT, case)
+    if case.output == "fp16" and (case.gpu, case.inputs) in UNMATCHED:
+        assert not row["registered"] and row["matched"] < row["tests"]
+    else:
+        assert row["registered"] and (row["matched"], row["tests"]) == (5000, 5000), row["failing"]
+
+
+@needs_published
+def test_every_gpu_and_input_is_covered():
+    found = published.cases(PUBLISHED_ROOT)
+    assert {c.gpu for c in found} == set(published.GPUS) and len(found) == 48
+    assert {c.spec_name for c in found if (c.gpu, c.inputs) not in UNMATCHED or c.output == "fp32"} <= set(
+        tensorcore.SPECS)
+
+
+def test_h100_16bit_products_match_on_committed_data():
+    """The H100 measurements (results/h100/mma_16bit_2026-11-24): cuBLAS and Triton fp16/bf16/tf32 products,
+    10^6 dot products per K up to 4096, all match the registered specs; tf32 steps of 4 do not."""
+    data = json.loads(Path("results/h100/mma_16bit_2026-11-24/mma_16bit.json").read_text())
+    rows = data["hardware"]
+    assert {r["path"] for r in rows} >= {"triton", "cublas_fp16", "cublas_bf16", "cublas_fp32"}
+    for r in rows:
+        registered = r["spec"] in tensorcore.SPECS
+        assert (r["matched"] == r["dot_products"]) == registered, r
+        if registered:
+            assert tensorcore.SPECS[r["spec"]].step == (8 if r["input"] == "tf32" else 16)
+    assert sum(r["dot_products"] for r in rows if r["spec"] in tensorcore.SPECS) >= 10 ** 6
+    assert all(r["matched"] == r["dot_products"] for r in data["emulation"])
+
+
+def test_c_added_after_the_window():
+    """B200 FP8: the products' sum, truncated to fp32, is added to c rounded to nearest; aligned with c in
+    the window (the Hopper way) the same step truncates."""
+    a = E4.encode(np.array([2.0 ** -8, 2.0 ** -9]))
+    c = np.uint32(FP32.encode(256.0))
+    b200 = tensorcore.get_spec("b200_fp8")
+    assert tensorcore.step(b200, E4, E4, a, a, c) == 0x43800001  # 256 + 2^-16 + 2^-18 -> up to 256 + 2^-15
+    aligned = replace(b200, c_term=tensorcore.CTerm.ALIGNED)
+    assert tensorcore.step(aligned, E4, E4, a, a, c) == 0x43800000
+
+
+def test_fp16_output_spec_accumulates_in_fp16():
+    spec = tensorcore.get_spec("v100_fp16_to_fp16")
+    fp16 = F.get("fp16")
+    ones = fp16.encode(np.ones(4))
+    out = tensorcore.mma(spec, fp16, fp16, ones, ones, np.uint16(fp16.encode(2048.0)))
+    assert out.dtype == np.uint16 and float(fp16.decode(out)) == 2052.0  # 2048 + 4: ulp 2, exact
+    with pytest.raises(ValueError, match="accumulates in fp16"):
+        tensorcore.scaled_mm(spec, fp16, fp16, ones[None], ones[None], FP32.encode(1.0), FP32.encode(1.0))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"output": F.get("bf16")}, "output must be fp32 or fp16"),
+    ({"output": F.get("fp16"), "sum_bits": 13}, "sum_bits must be an int in 1..10"),
+    ({"nan_code": 0x7F800000}, "is not a NaN of fp32"),
+    ({"c_term": "added"}, "c_term must be a CTerm"),
+    ({"output": F.get("fp16"), "sum_bits": 10, "promote_every": 128}, "with an fp32 output"),
+])
+def test_spec_checks(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        FusedDotSpec("bad", **kwargs)
+
+
+def test_unknown_spec_names_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown tensor-core spec 'b300_fp8'; valid: h100_fp8, "):
+        tensorcore.get_spec("b300_fp8")
+    assert "b200_fp8" in tensorcore.specs_for("e5m2") and "b200_fp8" not in tensorcore.specs_for("fp16")

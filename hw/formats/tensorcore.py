@@ -68,7 +68,7 @@ import numpy as np
 from .exact import Exact, Rounding, add, align_window, bit_length, multiply
 from .float import FP16, FP32, FloatFormat, Special
 
-__all__ = ["CTerm", "FusedDotSpec", "H100_FP8", "H100_FP8_PROMOTED", "SPECS", "get_spec", "specs_for",
+__all__ = ["CTerm", "FusedDotSpec", "H100_FP8", "H100_FP8_PROMOTED", "SPECS", "get_spec", "default_spec", "specs_for",
            "step", "mma", "dot", "scaled_mm", "split_parts"]
 
 
@@ -150,7 +150,9 @@ H100_FP8 = FusedDotSpec("h100_fp8", source="torch._scaled_mm on an H100, results
 H100_FP8_PROMOTED = replace(H100_FP8, name="h100_fp8_promoted", promote_every=128)
 
 _PUBLISHED_SOURCE = "Khattak and Mikaitis, published single-instruction measurements (5,000 vectors per file)"
-#: The published GPUs' matrix units, fitted to their vectors: (GPUs, input, step, align_bits, sum_bits, sum
+#: The published GPUs' matrix units, fitted to their vectors (a step of the instruction's K where the vectors
+#: cannot tell a longer one: Ampere/Ada tf32 4; Hopper/Blackwell tf32 8, measured on an H100 with K up to 4096,
+#: results/h100/mma_16bit_2026-11-24): (GPUs, input, step, align_bits, sum_bits, sum
 #: rounding, C term, GPUs with an fp16-output twin).  The twin rounds to nearest even into fp16 from the same
 #: window, with an fp16 c.  Registered only where the vectors match (see the README for the files that do not).
 _PUBLISHED = (
@@ -161,7 +163,7 @@ _PUBLISHED = (
     (("ada", "l40s"), "fp8", 16, 15, 13, Rounding.RTZ, CTerm.ALIGNED, ("ada",)),
     (("h100", "h200", "b200"), "fp16", 16, 27, 23, Rounding.RTZ, CTerm.ALIGNED, ("h100", "h200", "b200")),
     (("h100", "h200", "b200"), "bf16", 16, 27, 23, Rounding.RTZ, CTerm.ALIGNED, ()),
-    (("h100", "h200", "b200"), "tf32", 4, 27, 23, Rounding.RTZ, CTerm.ALIGNED, ()),
+    (("h100", "h200", "b200"), "tf32", 8, 27, 23, Rounding.RTZ, CTerm.ALIGNED, ()),  # 8: measured on an H100
     (("h200",), "fp8", 32, 15, 13, Rounding.RTZ, CTerm.ALIGNED, ()),  # h100_fp8 is H100_FP8
     (("b200",), "fp8", 32, 27, 23, Rounding.RTZ, CTerm.ADDED, ()),
 )
@@ -185,6 +187,14 @@ def _published_specs():
 #: Every registered spec by name: ``<gpu>_<input>`` (fp32 output), ``<gpu>_<input>_to_fp16``, and the H100's
 #: ``h100_fp8`` / ``h100_fp8_promoted`` (``torch._scaled_mm``).
 SPECS = _published_specs()
+
+
+def default_spec(input_format: str) -> FusedDotSpec:
+    """The H100's spec for operands of ``input_format`` (``h100_fp8``, ``h100_fp16``, ``h100_bf16`` or
+    ``h100_tf32``); ``h100_fp8`` for formats no H100 spec was measured with (a hypothetical unit: the H100's
+    FP8 step with those operands)."""
+    return next((SPECS[name] for name in specs_for(input_format) if name.startswith("h100_")
+                 and SPECS[name].output == FP32 and SPECS[name].promote_every is None), H100_FP8)
 
 
 def specs_for(input_format: str) -> list[str]:

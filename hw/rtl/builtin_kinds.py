@@ -371,13 +371,9 @@ LINEAR = register(UnitKind(
 
 # -- tensorcore: one fused step of a GPU matrix unit ---------------------------------------------
 def _build_tensorcore(fmt, stages, lanes=None, acc=None, align_bits=None, fmt_b=None, spec=None):
-    spec = tensorcore.get_spec(spec or "h100_fp8")
+    spec = tensorcore.get_spec(spec) if spec else tensorcore.default_spec(fmt.name)
     if acc not in (None, spec.output):
         raise ValueError(f"a {spec.name} unit accumulates in {spec.output.name} and has no --acc choice")
-    for f in (fmt, fmt_b):
-        if f is not None and f.name not in spec.inputs:
-            raise ValueError(f"{spec.name} was measured with {', '.join(spec.inputs)} operands, not {f.name}; "
-                             f"{', '.join(tensorcore.specs_for(f.name)) or 'no spec'} takes {f.name}")
     if align_bits is not None:
         if not isinstance(align_bits, int) or not 2 <= align_bits <= 160:
             raise ValueError(f"align_bits must be an int between 2 and 160, not {align_bits!r}")
