@@ -1,18 +1,26 @@
-"""Cost many units at once: unit specs, a cache by cost key, parallel synthesis, one gate-level simulation.
+"""Cost many units at many (technology, clock) places: unit specs, a cache by cost key, jobs on Dask.
 
 A *unit spec* names a unit by data, so that it can travel to a worker
 process and key a cache: ``{"kind", "format", "options"}`` (``options`` as
 :func:`hw.rtl.build_sample` takes them, formats by name, ``stages``
 included), plus the unit's ``unit`` name and ``verilog``.  The sweep
 (:mod:`hw.dse`) and the calibration (:mod:`hw.models.calibrate`) both cost
-through :func:`cost_specs`.
+through :func:`cost_specs`, which runs every implementation (synthesis,
+OpenSTA, frequency-directed pipelining) as one Dask task and every
+(technology, clock) group's gate-level simulation (one Verilator build that
+also checks each netlist against the golden model) as another, on a
+``distributed.LocalCluster`` of ``jobs`` single-threaded worker processes, or
+on the cluster whose scheduler address is given.  Results are cached on the
+client's disk by :func:`hw.models.cost.cost_key`; workers need the package
+installed (``pip install -e .``) and the technology's files at the same paths.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
+import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..files import write_atomic
@@ -20,7 +28,7 @@ from ..rtl import build_sample, default_name, to_verilog
 from . import technology
 from .cost import cost_key, measure, prepare
 
-__all__ = ["unit_spec", "build_spec", "cost_specs"]
+__all__ = ["unit_spec", "build_spec", "cost_specs", "dask_client"]
 
 
 def build_spec(spec: dict):
@@ -35,66 +43,104 @@ def unit_spec(kind: str, fmt: str, **options) -> dict:
     return {**spec, "unit": default_name(unit), "verilog": to_verilog(unit)}
 
 
-def _prepare(job):
-    """Worker: implement one unit spec and draw its workload; (spec, Prepared or None, error or None)."""
-    spec, tech, freq, vectors, seed = job
+def _prepare(spec: dict, tech: str, freq_mhz: float, vectors: int, seed: int):
+    """Task: implement one unit spec at one place and draw its workload; (Prepared or None, error or None)."""
     try:
-        return spec, prepare(build_spec(spec), technology.get(tech), freq, vectors=vectors, seed=seed), None
+        return prepare(build_spec(spec), technology.get(tech), freq_mhz, vectors=vectors, seed=seed), None
     except Exception as err:  # reported per unit; the sweep goes on
-        return spec, None, f"{type(err).__name__}: {err}"
+        return None, f"{type(err).__name__}: {err}"
 
 
-def cost_specs(specs: list[dict], cache: Path, tech: str, freq_mhz: float, vectors: int, seed: int, jobs: int,
-               progress: bool = True) -> tuple[list[dict], list[str]]:
-    """Cost unit ``specs`` (from :func:`unit_spec`) on ``tech`` (a name or Liberty path) at ``freq_mhz``;
-    (rows in spec order, failures).
+def _measure(specs: list[dict], prepared: list, tech: str, name: str) -> list[dict]:
+    """Task: cost rows of one place's prepared units from one gate-level simulation."""
+    units = []
+    for spec in specs:
+        unit = build_spec(spec)
+        to_verilog(unit)  # elaborated: the harness needs only its ports
+        units.append(unit)
+    return measure(units, prepared, technology.get(tech), name=name)
 
-    Units already in ``cache`` (by :func:`hw.models.cost.cost_key`) are read
-    back; the others are implemented in ``jobs`` processes, then simulated
-    together in one Verilator build, and cached.
+
+@contextmanager
+def dask_client(scheduler: str | None = None, jobs: int = 1):
+    """A ``distributed.Client``: to ``scheduler`` (an address such as ``tcp://host:8786``) or to a new
+    ``LocalCluster`` of ``jobs`` single-threaded worker processes, closed on exit."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _place_name(tech: str, freq_mhz: float) -> str:
+    return f"{Path(tech).stem if '/' in tech else tech}_{freq_mhz:g}mhz"
+
+
+def cost_specs(specs: list[dict], cache: Path, places: list[tuple[str, float]], vectors: int, seed: int,
+               jobs: int = 1, progress: bool = True, scheduler: str | None = None) -> tuple[list[dict], list[str]]:
+    """Cost unit ``specs`` (from :func:`unit_spec`) at every ``(technology, MHz)`` of ``places``; (rows,
+    place by place in spec order, each with ``spec_unit``; failures, one line each).
+
+    Units already in ``cache`` are read back; the others are implemented as
+    Dask tasks (a progress bar counts them), then each place's are simulated
+    together, and cached.
     """
+    from distributed import as_completed
     from tqdm import tqdm
 
-    technology_data = technology.get(tech)
     cache.mkdir(parents=True, exist_ok=True)
     rows, todo, errors = {}, [], []
-    for spec in specs:
-        key = cost_key(spec["verilog"], technology_data, freq_mhz, vectors, seed)
-        path = cache / f"{spec['unit']}-{key}.json"
-        if path.exists():
-            rows[spec["unit"]] = json.loads(path.read_text())
-        else:
-            todo.append((spec, path))
+    for tech, freq in places:
+        tech_data = technology.get(tech)
+        for spec in specs:
+            key = cost_key(spec["verilog"], tech_data, freq, vectors, seed)
+            path = cache / f"{spec['unit']}-{key}.json"
+            if path.exists():
+                rows[spec["unit"], tech, freq] = json.loads(path.read_text())
+            else:
+                todo.append((spec, tech, freq, path))
     if todo:
-        bar = tqdm(total=len(todo), desc="synthesizing", unit="unit", disable=not progress, file=sys.stderr)
-        prepared = []
-        jobs_list = [({k: v for k, v in spec.items() if k != "verilog"}, tech, freq_mhz, vectors, seed)
-                     for spec, _ in todo]
-        with multiprocessing.get_context("spawn").Pool(max(1, min(jobs, len(todo)))) as pool:
-            for spec, ready, error in pool.imap_unordered(_prepare, jobs_list):
+        with dask_client(scheduler, jobs) as client:
+            futures = {client.submit(_prepare, {k: v for k, v in spec.items() if k != "verilog"}, tech, freq,
+                                     vectors, seed, pure=False, key=f"implement-{spec['unit']}-{_place_name(tech, freq)}"):
+                       (spec, tech, freq, path) for spec, tech, freq, path in todo}
+            groups: dict = {}
+            bar = tqdm(total=len(futures), desc="implementing", unit="unit", disable=not progress, file=sys.stderr)
+            for future in as_completed(futures):
+                spec, tech, freq, path = futures[future]
+                ready, error = future.result()
                 if ready is None:
-                    errors.append(f"{spec['unit']}: {error}")
+                    errors.append(f"{spec['unit']} ({_place_name(tech, freq)}): {error}")
                 else:
-                    ready.source = spec["unit"]
-                    prepared.append(ready)
+                    groups.setdefault((tech, freq), []).append((spec, ready, path))
                 bar.update(1)
-        bar.close()
-        if prepared:
-            if progress:
-                print(f"simulating {len(prepared)} gate-level netlists (one Verilator build) ...", file=sys.stderr)
-            paths = {p.name: path for p in prepared for spec, path in todo if spec["unit"] == p.source}
-            by_name = {spec["unit"]: spec for spec, _ in todo}
-            units = []
-            for p in prepared:
-                unit = build_spec(by_name[p.source])
-                to_verilog(unit)  # elaborated: the harness needs only its ports
-                units.append(unit)
-            for row in measure(units, prepared, technology_data, name="dse"):
-                if "error" in row:
-                    errors.append(f"{row['unit']}: {row['error']}")
-                else:
-                    spec_unit = next(p.source for p in prepared if p.name == row["unit"])
-                    row["spec_unit"] = spec_unit
-                    write_atomic(str(paths[row["unit"]]), json.dumps(row, indent=1))
-                    rows[spec_unit] = row
-    return [rows[spec["unit"]] for spec in specs if spec["unit"] in rows], errors
+            bar.close()
+            if groups and progress:
+                print(f"simulating {sum(map(len, groups.values()))} gate-level netlists ({len(groups)} Verilator "
+                      "builds) ...", file=sys.stderr)
+            measured = {client.submit(_measure, [{k: v for k, v in s.items() if k != "verilog"} for s, _, _ in group],
+                                      [p for _, p, _ in group], tech, f"dse-{_place_name(tech, freq)}", pure=False,
+                                      key=f"simulate-{_place_name(tech, freq)}"): (tech, freq, group)
+                        for (tech, freq), group in groups.items()}
+            for future in as_completed(measured):
+                tech, freq, group = measured[future]
+                try:
+                    results = future.result()
+                except Exception as err:  # one place's simulation failed: its units fail, the others stand
+                    errors += [f"{s['unit']} ({_place_name(tech, freq)}): {type(err).__name__}: {err}"
+                               for s, _, _ in group]
+                    continue
+                for (spec, _, path), row in zip(group, results):
+                    if "error" in row:
+                        errors.append(f"{row['unit']}: {row['error']}")
+                        continue
+                    row["spec_unit"] = spec["unit"]
+                    write_atomic(str(path), json.dumps(row, indent=1))
+                    rows[spec["unit"], tech, freq] = row
+    ordered = [rows[spec["unit"], tech, freq] for tech, freq in places for spec in specs
+               if (spec["unit"], tech, freq) in rows]
+    return ordered, errors

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows, errors = cost_specs(_specs(), out / "cache", args.tech, args.freq, 2048, 1, args.jobs)
+    rows, errors = cost_specs(_specs(), out / "cache", [(args.tech, args.freq)], 2048, 1, args.jobs)
     if errors:
         for line in errors:
             print(f"hw.models.calibrate: failed {line}", file=sys.stderr)

@@ -18,7 +18,8 @@ from ..files import save_figure, write_atomic
 from ..formats import family as format_family
 from ..formats import get as get_format
 
-__all__ = ["write_reports", "table_csv", "pareto", "gpu_rank", "latest_peaks", "family", "gpu_modes"]
+__all__ = ["write_reports", "write_place_reports", "table_csv", "pareto", "gpu_rank", "latest_peaks", "family",
+           "gpu_modes", "feasible", "place_name"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 _COLOURS = {"int": "#4C72B0", "float": "#DD8452", "posit": "#55A868", "block": "#C44E52", "lns": "#8172B3"}
@@ -38,9 +39,19 @@ def _accumulating(rows):
     return [r for r in rows if math.isfinite(float(r["dot64_rel_error"]))]
 
 
+def feasible(row: dict) -> bool:
+    """Whether the unit meets its clock (rows without timing count as feasible)."""
+    return str(row.get("met", True)) not in ("False", "false", "0")
+
+
+def place_name(row: dict) -> str:
+    """``<tech>_<MHz>mhz``: the folder of a row's (technology, clock)."""
+    return f"{row['tech']}_{float(row['freq_mhz']):g}mhz"
+
+
 def pareto(rows: list[dict], x: str, y: str) -> list[dict]:
-    """Rows no other row beats on both ``x`` and ``y`` (smaller is better), sorted by ``x``."""
-    live = [r for r in rows if math.isfinite(float(r[x])) and math.isfinite(float(r[y]))]
+    """Feasible rows no other feasible row beats on both ``x`` and ``y`` (smaller is better), sorted by ``x``."""
+    live = [r for r in rows if feasible(r) and math.isfinite(float(r[x])) and math.isfinite(float(r[y]))]
     front = [r for r in live if not any(float(o[x]) <= float(r[x]) and float(o[y]) <= float(r[y])
                                         and (float(o[x]), float(o[y])) != (float(r[x]), float(r[y])) for o in live)]
     return sorted(front, key=lambda r: float(r[x]))
@@ -60,7 +71,7 @@ def _gpu_rows(rows: list[dict]) -> dict[str, dict]:
     def pick(keep):
         found = {}
         for r in _accumulating(rows):
-            if int(r["stages"]) == 0 and keep(r):
+            if int(r["stages"]) == 0 and feasible(r) and keep(r):
                 found.setdefault(r["format"], r)
         return found
 
@@ -130,7 +141,7 @@ def plain_log_ticks(axis):
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1000 else f"{v:.3g}"))
     axis.set_minor_formatter(NullFormatter())
 
 
@@ -164,11 +175,17 @@ def _plot_by_format(rows, path, failed=()):
     for ax, key, title in ((axes[0], "area_per_op_um2", "area per MAC, um^2 (lower is better)"),
                            (axes[1], "energy_per_op_pj", "energy per MAC, pJ, from measured toggles (lower is better)")):
         bars = ax.barh(labels, [float(r[key]) for r in rows], color=colours)
+        for bar, r in zip(bars, rows):
+            if not feasible(r):
+                bar.set_hatch("///")
+                bar.set_alpha(0.45)
         ax.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
         ax.set_xlim(0, max(float(r[key]) for r in rows) * 1.15)
         ax.set_title(title, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
-    _legend_families(axes[1], rows, marker=False)
+    missed = [(plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="grey", hatch="///"),
+               "misses the clock (infeasible)")] if not all(feasible(r) for r in rows) else []
+    _legend_families(axes[1], rows, marker=False, extra=missed)
     where = _where(rows)
     fig.suptitle("Cost per MAC by unit" + (f", {where}" if where else "") + " (mul/add units: per operation)",
                  fontsize=11)
@@ -187,7 +204,11 @@ def _plot_quality(rows, path, failed=()):
                            (axes[1], "energy_per_op_pj", "energy per MAC, pJ (lower is better)")):
         for number, r in enumerate(rows, 1):
             x, y = float(r["dot64_rel_error"]), float(r[key])
-            ax.scatter(x, y, color=_COLOURS[family(r["format"])], s=30, zorder=3)
+            colour = _COLOURS[family(r["format"])]
+            if feasible(r):
+                ax.scatter(x, y, color=colour, s=30, zorder=3)
+            else:
+                ax.scatter(x, y, facecolors="none", edgecolors=colour, s=30, zorder=3)
             ax.annotate(str(number), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         front = pareto(rows, "dot64_rel_error", key)
         ax.step([float(r["dot64_rel_error"]) for r in front], [float(r[key]) for r in front], where="post",
@@ -200,7 +221,11 @@ def _plot_quality(rows, path, failed=()):
                       fontsize=8)
         ax.set_ylabel(label)
         ax.grid(which="both", alpha=0.3)
-        _legend_families(ax, rows, marker=True, extra=[(plt.Line2D([], [], color="black", ls="--"), "Pareto front")])
+        extra = [(plt.Line2D([], [], color="black", ls="--"), "Pareto front (units that meet the clock)")]
+        if not all(feasible(r) for r in rows):
+            extra.append((plt.Line2D([], [], marker="o", ls="", markerfacecolor="none", color="grey"),
+                          "misses the clock (infeasible)"))
+        _legend_families(ax, rows, marker=True, extra=extra)
     axes[2].axis("off")
     index = "\n".join(f"{n:>2}  {_short(r['unit'], rows)}" for n, r in enumerate(rows, 1))
     axes[2].text(0, 1, "points\n" + index, fontsize=7.5, family="monospace", va="top", transform=axes[2].transAxes)
@@ -250,10 +275,12 @@ def write_reports(rows: list[dict], out: Path, failed=()) -> list[str]:
 
     ``failed`` names the units that could not be costed: the plots list them."""
     out = Path(out)
-    lines = [f"{'unit':44s} {'um2/op':>9s} {'pJ/op':>8s} {'cycles':>6s} {'slack ns':>8s} {'dot64 err':>10s}"]
+    lines = [f"{'unit':52s} {'um2/op':>9s} {'pJ/op':>8s} {'cycles':>6s} {'regs':>5s} {'slack ns':>8s} "
+             f"{'dot64 err':>10s}"]
     for r in rows:
-        lines.append(f"{r['unit']:44s} {float(r['area_per_op_um2']):9.1f} {float(r['energy_per_op_pj']):8.4f} "
-                     f"{int(r['latency']):6d} {float(r['slack_ns']):8.3f} {float(r['dot64_rel_error']):10.3g}")
+        lines.append(f"{r['unit']:52s} {float(r['area_per_op_um2']):9.1f} {float(r['energy_per_op_pj']):8.4f} "
+                     f"{int(r['latency']):6d} {int(r['flops']):5d} {float(r['slack_ns']):8.3f} "
+                     f"{float(r['dot64_rel_error']):10.3g}" + ("" if feasible(r) else "  misses the clock"))
     _plot_by_format(rows, out / "area_energy_by_format.png", failed)
     live = [r for r in _accumulating(rows) if math.isfinite(float(r["dot64_rel_error"]))]
     if live:
@@ -271,4 +298,66 @@ def write_reports(rows: list[dict], out: Path, failed=()) -> list[str]:
             for t in table:
                 lines.append(f"  {t['gpu_mode']:14s} GPU x{t['h100_speedup_vs_bf16']}  model density "
                              f"x{t['model_density_vs_bf16'] or '-'}  model MACs/J x{t['model_energy_gain_vs_bf16'] or '-'}")
+    return lines
+
+
+def _plot_pareto_by_clock(rows, path):
+    """One panel per technology: each clock's Pareto front of area per MAC vs dot-product error."""
+    import matplotlib.pyplot as plt
+
+    techs = sorted({r["tech"] for r in rows})
+    freqs = sorted({float(r["freq_mhz"]) for r in rows})
+    colours = plt.get_cmap("viridis")([i / max(1, len(freqs) - 1) * 0.85 for i in range(len(freqs))])
+    fig, axes = plt.subplots(1, len(techs), figsize=(6.5 * len(techs), 5.2), squeeze=False)
+    for ax, tech in zip(axes[0], techs):
+        for freq, colour in zip(freqs, colours):
+            here = [r for r in _accumulating(rows) if r["tech"] == tech and float(r["freq_mhz"]) == freq]
+            if not here:
+                continue
+            ok = [r for r in here if feasible(r)]
+            ax.scatter([float(r["dot64_rel_error"]) for r in ok], [float(r["area_per_op_um2"]) for r in ok],
+                       color=colour, s=14, alpha=0.6)
+            front = pareto(here, "dot64_rel_error", "area_per_op_um2")
+            ax.step([float(r["dot64_rel_error"]) for r in front], [float(r["area_per_op_um2"]) for r in front],
+                    where="post", color=colour, lw=1.5, marker="o", markersize=6, markeredgecolor="black",
+                    label=f"{freq:g} MHz: {len(ok)} of {len(here)} units meet it")
+            for r in front:
+                ax.annotate(r["format"], (float(r["dot64_rel_error"]), float(r["area_per_op_um2"])), fontsize=6,
+                            xytext=(2, 2), textcoords="offset points", color=colour)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        plain_log_ticks(ax.xaxis)
+        plain_log_ticks(ax.yaxis)
+        ax.set_title(f"{tech}: Pareto front per clock (lower left is better)", fontsize=10)
+        ax.set_xlabel("mean relative error of a 64-term Gaussian dot product vs float64", fontsize=8)
+        ax.set_ylabel("area per MAC, um^2 (registers included)")
+        ax.grid(which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    fig.text(0.01, 0.005, "points: units that meet the clock; outlined points joined by a line: "
+             "that clock's Pareto front, labelled by format", fontsize=7, ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    save_figure(fig, str(path), dpi=110)
+    plt.close(fig)
+
+
+def write_place_reports(rows: list[dict], out: Path, failed=()) -> list[str]:
+    """:func:`write_reports` for every (technology, clock) of ``rows`` into ``out/<tech>_<MHz>mhz/`` (its
+    ``dse.csv`` too), and with more than one, ``out/pareto_by_clock.png``; the summary lines."""
+    out = Path(out)
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(place_name(r), []).append(r)
+    lines = []
+    for name, group in groups.items():
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(str(folder / "dse.csv"), table_csv(group))
+        here = [f for f in failed if f.endswith(f"({name})")]
+        met = sum(feasible(r) for r in group)
+        lines.append(f"== {group[0]['tech']} at {float(group[0]['freq_mhz']):g} MHz: {len(group)} units, {met} meet "
+                     f"the clock; {folder}/")
+        lines += write_reports(group, folder, [f.rsplit(" (", 1)[0] for f in here])
+    if len(groups) > 1 and _accumulating(rows):
+        _plot_pareto_by_clock(rows, out / "pareto_by_clock.png")
+        lines.append(f"Pareto fronts per clock: {out / 'pareto_by_clock.png'}")
     return lines
