@@ -1,6 +1,7 @@
 """The cost model on real cell libraries: synthesis, static timing, toggle counting, energy, workloads, reports."""
 
 import math
+import tempfile
 
 import numpy as np
 import pytest
@@ -279,3 +280,25 @@ def test_gpu_rank_puts_measured_h100_next_to_the_model():
               "area_per_op_um2": r["area_per_op_um2"] / 4} for r in rows]
     table = {t["gpu_mode"]: t for t in gpu_rank(rows + cores, peaks)}
     assert table["fp8_e4m3"]["model_unit"] == "tc_e4m3" and table["fp8_e4m3"]["model_density_vs_bf16"] == 1.5
+
+
+@pytest.mark.skipif(not (yosys_available() and HAVE_OSU), reason="needs pyosys and OSU 0.18")
+def test_a_synthesis_past_its_budget_is_redone_with_the_fast_script(monkeypatch, tmp_path):
+    """The full ABC script is stopped at the budget; the fast one finishes and the netlist says so."""
+    from hw.models import synth
+
+    real = synth._synthesize
+    calls = []
+
+    def slow_full(verilog, top, tech, period_ns, retime, budget_s, abc_script):
+        calls.append(abc_script)
+        return real(verilog, top, tech, period_ns, retime, 0.05 if abc_script == synth.ABC_SCRIPT else budget_s,
+                    abc_script)
+
+    monkeypatch.setattr(synth, "_synthesize", slow_full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    unit = build_unit("mac", F.get("e4m3"))
+    netlist = synth.synthesize(to_verilog(unit), unit.default_name, technology.get("osu018"), 5.0, budget_s=300)
+    assert calls == [synth.ABC_SCRIPT, synth.FAST_ABC_SCRIPT]
+    assert netlist.area_um2 > 0 and "fast ABC script" in netlist.note
+    assert not list(tmp_path.glob("hw-synth-*"))  # the stopped run's folder is gone too

@@ -82,12 +82,13 @@ def implement(unit, tech: Technology, freq_mhz: float, budget_s: float = DEFAULT
         netlist = plan.netlist
         netlist.verilog = netlist.verilog.replace(f"module {netlist.top}(", f"module {name}(", 1)
         netlist.top = name
-        return Implementation(name, tech.name, freq_mhz, plan.stages, netlist, plan.timing, plan.note,
+        note = "; ".join(n for n in (netlist.note, plan.note) if n)
+        return Implementation(name, tech.name, freq_mhz, plan.stages, netlist, plan.timing, note,
                               time.perf_counter() - started)
     name = default_name(unit)
     netlist = synthesize(to_verilog(unit, name), name, tech, 1000.0 / freq_mhz, budget_s=budget_s)
     return Implementation(name, tech.name, freq_mhz, unit.stages, netlist, timing(netlist, tech, clocked=True),
-                          "", time.perf_counter() - started)
+                          netlist.note, time.perf_counter() - started)
 
 
 @dataclass

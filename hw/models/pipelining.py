@@ -445,7 +445,7 @@ def pipeline_for_clock(unit, tech: Technology, freq_mhz: float, budget_s: float 
         if stages > MAX_STAGES:
             note = f"needs more than {MAX_STAGES} stages"
             break
-        piped = Netlist(name, tech.name, period, False, _count(module), 0.0, 0.0, 0, text, module)
+        piped = Netlist(name, tech.name, period, False, _count(module), 0.0, 0.0, 0, text, module, first.note)
         piped.area_um2 = sum(tech.cells[t].area_um2 * n for t, n in piped.cells.items())
         flops = {t: n for t, n in piped.cells.items() if tech.cells[t].sequential}
         piped.flops, piped.register_area_um2 = sum(flops.values()), sum(tech.cells[t].area_um2 * n

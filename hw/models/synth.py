@@ -17,6 +17,7 @@ JSON netlist (nets renamed ``_N_`` in both).
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pathlib import Path
 from .technology import Technology
 from .yosys import YosysError, run_script
 
-__all__ = ["Netlist", "synthesize", "cell_models", "SCRIPT", "ABC_SCRIPT", "DEFAULT_BUDGET_S"]
+__all__ = ["Netlist", "synthesize", "cell_models", "SCRIPT", "ABC_SCRIPT", "FAST_ABC_SCRIPT", "DEFAULT_BUDGET_S"]
 
 #: ABC: structural choices, then delay-targeted mapping ({D}: the period in ps), buffering and sizing.
 ABC_SCRIPT = ("+strash;ifraig;scorr;dc2;dretime;strash;&get,-n;&dch,-f;&nf,{D};&put;"
@@ -45,8 +46,12 @@ write_verilog -noattr -noexpr -simple-lhs gates.v
 """
 _MAP = "dfflibmap -liberty {lib}\nabc -liberty {lib} -D {ps} -script {abc}"
 _MAP_RETIMED = "abc -dff -liberty {lib} -D {ps} -script {abc}\ndfflibmap -liberty {lib}\nabc -liberty {lib} -D {ps} -script {abc}"
-#: Seconds one synthesis may take before it is stopped (see :func:`synthesize`).
-DEFAULT_BUDGET_S = 900
+#: The same without structural choices and gate sizing (``&dch``, ``upsize``, ``dnsize``): what a synthesis
+#: that ran past its budget is redone with, so that every unit finishes (the row's note says so).
+FAST_ABC_SCRIPT = "+strash;dretime;strash;&get,-n;&nf,{D};&put;buffer,-p;stime,-p"
+#: Seconds one synthesis may take before it is stopped and redone with :data:`FAST_ABC_SCRIPT` (see
+#: :func:`synthesize`); the environment variable ``HW_SYNTH_BUDGET_S`` changes it.
+DEFAULT_BUDGET_S = float(os.environ.get("HW_SYNTH_BUDGET_S", 900))
 
 
 @dataclass
@@ -63,6 +68,7 @@ class Netlist:
     flops: int
     verilog: str = field(repr=False)
     module: dict = field(repr=False)
+    note: str = ""
 
     @property
     def comb_area_um2(self) -> float:
@@ -83,11 +89,25 @@ def synthesize(verilog: str, top: str, tech: Technology, period_ns: float, retim
                budget_s: float = DEFAULT_BUDGET_S) -> Netlist:
     """Map ``verilog`` (module ``top``) to ``tech``'s cells for a clock of ``period_ns``.
 
-    YosysError (a RuntimeError) if yosys fails or runs past ``budget_s``;
-    every file it makes is removed on every exit path.
+    A mapping that runs past ``budget_s`` is stopped (yosys and ABC killed)
+    and redone with :data:`FAST_ABC_SCRIPT` under the same budget; the
+    netlist's ``note`` says so.  YosysError (a RuntimeError) if yosys fails or
+    the second try runs out of time too; every file it makes is removed on
+    every exit path.
     """
+    try:
+        return _synthesize(verilog, top, tech, period_ns, retime, budget_s, ABC_SCRIPT)
+    except YosysError as err:
+        if "ran past its budget" not in str(err):
+            raise
+    netlist = _synthesize(verilog, top, tech, period_ns, retime, budget_s, FAST_ABC_SCRIPT)
+    netlist.note = f"mapped with the fast ABC script (no choices or sizing): the full one ran past {budget_s:.0f} s"
+    return netlist
+
+
+def _synthesize(verilog, top, tech, period_ns, retime, budget_s, abc_script) -> Netlist:
     lib = tech.liberty()
-    mapping = (_MAP_RETIMED if retime else _MAP).format(lib=lib, ps=round(period_ns * 1000), abc=ABC_SCRIPT)
+    mapping = (_MAP_RETIMED if retime else _MAP).format(lib=lib, ps=round(period_ns * 1000), abc=abc_script)
     with tempfile.TemporaryDirectory(prefix="hw-synth-") as tmp:
         work = Path(tmp)
         (work / "unit.v").write_text(verilog)

@@ -41,6 +41,15 @@ def available() -> bool:
     return True
 
 
+def _kill(process):
+    """End yosys and its yosys-abc child (one process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
 def run_script(script: str, workdir: Path, name: str, timeout_s: float) -> str:
     """Run ``script`` (yosys commands) in ``workdir``; its log.  YosysError on failure or after ``timeout_s``."""
     if not available():
@@ -54,9 +63,11 @@ def run_script(script: str, workdir: Path, name: str, timeout_s: float) -> str:
         try:
             code = process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # yosys-abc runs as a child: end the whole group
-            process.wait()
+            _kill(process)
             raise YosysError(f"synthesis of {name} ran past its budget of {timeout_s:.0f} s") from None
+        except BaseException:  # interrupted (Ctrl-C, a cancelled Dask task): no yosys left behind
+            _kill(process)
+            raise
     text = log.read_text(errors="replace")
     if code != 0 or "ERROR:" in text:
         errors = [line for line in text.splitlines() if "ERROR" in line]
