@@ -72,9 +72,11 @@ def load_throughput(train_dir: Path) -> tuple[dict, str]:
     return {(r["precision"], r["width"]): r for r in report["rows"]}, path.name
 
 
-def _cost_rows(*sweeps: Path) -> dict[str, dict]:
-    """Per format, the row of its most parallel stage-0 unit; a later sweep CSV replaces an earlier one's formats."""
+def _cost_rows(*sweeps: Path, tech: str = "osu018", freq_mhz: float = 200.0) -> dict[str, dict]:
+    """Per format, the row of its most parallel stage-0 unit costed on ``tech`` at ``freq_mhz``; a later sweep
+    CSV replaces an earlier one's formats.  ValueError if no sweep has a row at that place."""
     best: dict[str, dict] = {}
+    places = set()
     for dse in sweeps:
         found = {}
         try:
@@ -82,10 +84,13 @@ def _cost_rows(*sweeps: Path) -> dict[str, dict]:
                 reader = csv.DictReader(fh)
                 missing = sorted(SWEEP_COLUMNS - set(reader.fieldnames or []))
                 if missing:
-                    raise ValueError(f"{dse}: not a sweep CSV of python -m hw.dse (no column {', '.join(missing)})")
+                    raise ValueError(f"{dse}: not a sweep CSV of python -m hw.dse at a clock (no column "
+                                     f"{', '.join(missing)}; rerun python -m hw.dse)")
                 rows = list(reader)
                 for row in rows:
-                    _keep_best(found, row)
+                    places.add((row["tech"], float(row["freq_mhz"])))
+                    if row["tech"] == tech and float(row["freq_mhz"]) == freq_mhz:
+                        _keep_best(found, row)
         except (UnicodeDecodeError, csv.Error) as err:
             raise ValueError(f"{dse}: not a sweep CSV of python -m hw.dse ({err})") from None
         except (KeyError, TypeError) as err:
@@ -93,11 +98,16 @@ def _cost_rows(*sweeps: Path) -> dict[str, dict]:
         if not rows:
             raise ValueError(f"{dse}: the sweep CSV has no rows")
         best.update(found)
+    if not best:
+        have = ", ".join(f"{t} at {f:g} MHz" for t, f in sorted(places))
+        raise ValueError(f"no costed unit on {tech} at {freq_mhz:g} MHz in {', '.join(map(str, sweeps))}; "
+                         f"the sweeps have: {have}")
     return best
 
 
 #: The columns of a sweep CSV the ranking reads.
-SWEEP_COLUMNS = {"unit", "format", "stages", "lanes", "area_per_op_um2", "energy_per_op_pj", "dot64_rel_error"}
+SWEEP_COLUMNS = {"unit", "format", "stages", "lanes", "area_per_op_um2", "energy_per_op_pj", "dot64_rel_error",
+                 "tech", "freq_mhz"}
 
 
 def _keep_best(best: dict[str, dict], row: dict):
@@ -180,7 +190,7 @@ def _plot_curves(quality: dict, path: Path, source: str):
     plt.close(fig)
 
 
-def _plot(rows: list[dict], path: Path, source: str):
+def _plot(rows: list[dict], path: Path, source: str, place: str):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 5.6))
@@ -205,7 +215,7 @@ def _plot(rows: list[dict], path: Path, source: str):
                     textcoords="offset points", arrowprops={"arrowstyle": "-", "lw": 0.5} if dy > 3 else None)
     ax.set_xlabel("cost model: energy per MAC of the format's unit, pJ (lower is better)")
     ax.set_ylabel("held-out loss gap to bf16, mean +- sd over seeds (lower is better)")
-    ax.set_title(f"Quality vs energy per MAC (H100 throughput: {source})", fontsize=10)
+    ax.set_title(f"Quality vs energy per MAC, costed on {place} (H100 throughput: {source})", fontsize=10)
     ax.legend([plt.Line2D([], [], marker="o", ls="", color=colours[native]) for native in (True, False)],
               ["run natively on the H100 (fp8: torch._scaled_mm)", "emulated (quantize, bf16 matmul)"], fontsize=8)
     ax.grid(which="both", alpha=0.3)
@@ -223,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", help="folder of gpu_ref.train results (default: the newest results/h100/train_*)")
     parser.add_argument("--dse", help="sweep CSV (default: the newest results/dse/*.csv, updated by build/dse/dse.csv)")
     parser.add_argument("--out", default=str(ROOT / "build" / "rank"), help="output folder (default: build/rank)")
+    parser.add_argument("--tech", default="osu018", help="the cell library whose costs to use (default osu018)")
+    parser.add_argument("--freq", type=float, default=200.0, help="the clock in MHz whose costs to use (default 200)")
     args = parser.parse_args(argv)
     train_dir = Path(args.train) if args.train else _latest(ROOT / "results" / "h100", "train_*")
     if args.dse:
@@ -238,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         out = output_dir(args.out, "--out")
-        costs = _cost_rows(*sweeps)
+        costs = _cost_rows(*sweeps, tech=args.tech, freq_mhz=args.freq)
     except ValueError as err:
         print(f"hw.rank: {err}", file=sys.stderr)
         return 2
@@ -256,12 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     keys = list(rows[0])
     widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
     print(f"quality and throughput: {train_dir.relative_to(ROOT) if train_dir.is_relative_to(ROOT) else train_dir} "
-          f"({source or 'no throughput'}); cost: {', '.join(str(p) for p in sweeps)}")
+          f"({source or 'no throughput'}); cost: {args.tech} at {args.freq:g} MHz, from "
+          f"{', '.join(str(p) for p in sweeps)}")
     print("  ".join(k.ljust(widths[k]) for k in keys))
     for r in rows:
         print("  ".join(str(r[k]).ljust(widths[k]) for k in keys))
     write_atomic(str(out / "rank.csv"), table_csv(rows))
-    _plot(rows, out / "rank.png", source or "no throughput")
+    _plot(rows, out / "rank.png", source or "no throughput", f"{args.tech} at {args.freq:g} MHz")
     _plot_curves(quality, out / "curves.png", train_dir.name)
     return 0
 
