@@ -288,3 +288,18 @@ def test_identical_submodules_are_emitted_once_with_plain_names(tmp_path):
     assert len(re.findall(r"^\s*dot_mxfp8_e4m3_x32_fp32_s0__mul0\s+mul\d+ \(", text, re.M)) == 32
     clean, messages = lint([out])
     assert clean, messages[-2000:]
+
+
+def test_tensorcore_header_states_the_spec(tmp_path):
+    """A tensor-core unit's header gives its spec's numerics (window, sum rounding, how C enters, NaN), not the
+    accumulator format's generic rounding."""
+    out = tmp_path / "b200.v"
+    run = subprocess.run([sys.executable, "-m", "hw.gen", "--spec", "b200_fp8", "-o", str(out)], capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    header = [line[3:] for line in out.read_text().splitlines() if line.startswith("// ")]
+    line = next(h for h in header if h.startswith("accumulator:"))
+    assert "spec b200_fp8: steps of 32 products" in line and "2^(T - 27)" in line and "toward zero" in line
+    assert "IEEE fp32 add, rounded to nearest even" in line and "0x7fffffff" in line
+    assert any(h.startswith("spec source: Khattak and Mikaitis") for h in header)
+    assert any(h.startswith("operands: e4m3:") for h in header)

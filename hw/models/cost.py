@@ -38,6 +38,7 @@ from .pipelining import pipeline_for_clock
 from .sta import Timing, timing
 from .synth import DEFAULT_BUDGET_S, Netlist, cell_models, synthesize
 from .technology import Technology
+from .timers import SECONDS
 
 __all__ = ["Implementation", "Prepared", "implement", "prepare", "measure", "cost", "cost_key", "quality",
            "MODEL_VERSION"]
@@ -117,9 +118,12 @@ def quality(unit, chains: int = 256, seed: int = 7) -> float:
 def prepare(unit, tech: Technology, freq_mhz: float, vectors: int = 2048, seed: int = 1,
             budget_s: float = DEFAULT_BUDGET_S) -> Prepared:
     """Implement ``unit`` and draw its workload of about ``vectors`` steps."""
+    before = dict(SECONDS)
     impl = implement(unit, tech, freq_mhz, budget_s)
+    spent = {tool: round(SECONDS[tool] - before.get(tool, 0.0), 2) for tool in ("yosys", "sta")}
     info = {"unit": impl.name, "kind": unit.kind, "format": unit.fmt.name,
-            "acc": getattr(getattr(unit, "acc", None), "name", ""), "stages": unit.stages}
+            "acc": getattr(getattr(unit, "acc", None), "name", ""), "stages": unit.stages,
+            "yosys_s": spent["yosys"], "sta_s": spent["sta"]}
     work = get_kind(unit.kind).workload(unit, vectors, np.random.default_rng(seed))
     return Prepared(impl.name, info, impl, work, quality(unit), impl.seconds)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .synth import Netlist
 from .technology import Technology
+from .timers import timed
 
 __all__ = ["Timing", "timing", "sta_path", "STAError", "loop_flops"]
 
@@ -124,8 +125,9 @@ def timing(netlist: Netlist, tech: Technology, clocked: bool) -> Timing:
         work = Path(tmp)
         (work / "gates.v").write_text(netlist.verilog)
         (work / "sta.tcl").write_text(_script(tech.liberty(), netlist, tech, clocked))
-        run = subprocess.run([sta, "-no_init", "-exit", "sta.tcl"], cwd=work, capture_output=True, text=True,
-                             timeout=600)
+        with timed("sta"):
+            run = subprocess.run([sta, "-no_init", "-exit", "sta.tcl"], cwd=work, capture_output=True, text=True,
+                                 timeout=600)
     text = run.stdout + run.stderr
     if run.returncode != 0 or "Error" in text:
         errors = [line for line in text.splitlines() if "Error" in line]

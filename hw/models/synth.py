@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .technology import Technology
+from .timers import timed
 from .yosys import YosysError, run_script
 
 __all__ = ["Netlist", "synthesize", "cell_models", "SCRIPT", "ABC_SCRIPT", "FAST_ABC_SCRIPT", "DEFAULT_BUDGET_S"]
@@ -111,7 +112,8 @@ def _synthesize(verilog, top, tech, period_ns, retime, budget_s, abc_script) -> 
     with tempfile.TemporaryDirectory(prefix="hw-synth-") as tmp:
         work = Path(tmp)
         (work / "unit.v").write_text(verilog)
-        run_script(SCRIPT.format(lib=lib, top=top, map=mapping), work, top, budget_s)
+        with timed("yosys"):
+            run_script(SCRIPT.format(lib=lib, top=top, map=mapping), work, top, budget_s)
         module = json.loads((work / "netlist.json").read_text())["modules"][top]
         gates = (work / "gates.v").read_text()
     cells = Counter(cell["type"] for cell in module["cells"].values())

@@ -274,11 +274,15 @@ def verilog_header(unit, name: str, command: str | None = None) -> str:
     if kind is not None:
         lines.append(f"unit: {kind.name}: {kind.summary}")
     seen = []
+    own = unit.header_lines() if hasattr(unit, "header_lines") else []  # a unit that states its own numerics
     for label, attr in (("operands", "fmt"), ("operand b", "fmt_b"), ("accumulator", "acc"), ("result", "out")):
         fmt = getattr(unit, attr, None)
+        if own and attr == "acc":
+            continue
         if fmt is not None and not isinstance(fmt, (bool, int, str)) and fmt not in seen:
             seen.append(fmt)
             lines.append(f"{label}: {fmt.name}: {numerics(fmt)}")
+    lines += own
     stages = getattr(unit, "stages", 0)
     lines.append(f"latency {stages} cycle{'s' if stages != 1 else ''}, initiation interval 1"
                  + (": combinational, no clock" if stages == 0 else

@@ -53,6 +53,20 @@ class FusedDotUnit(Unit):
         pair = [self.fmt.name] if self.fmt_b == self.fmt else [self.fmt.name, self.fmt_b.name]
         return [*pair, f"x{self.lanes}", self.spec.name]
 
+    def header_lines(self) -> list[str]:
+        """The spec's numerics, for the Verilog header (instead of the accumulator format's generic rounding)."""
+        spec, out = self.spec, self.spec.output
+        rounding = {Rounding.RTZ: "toward zero", Rounding.RNE: "to nearest even"}
+        c = ("acc_in is one more term of the window; an exact zero result is +0" if spec.c_term is CTerm.ALIGNED else
+             f"the rounded sum (+0 if exactly zero) is added to acc_in by one IEEE {out.name} add, rounded to "
+             "nearest even")
+        return [f"accumulator: {out.name} (acc_in: C, acc_out: D): spec {spec.name}: steps of {spec.step} products "
+                f"({self.lanes} lanes here), exact; every term truncated to a multiple of 2^(T - {spec.align_bits}), "
+                f"T the largest top (leading exponent + 2); the sum rounded {rounding[spec.sum_rounding]} into "
+                f"{spec.sum_format.name} ({spec.sum_bits} fraction bits, {out.name}'s range), widened to {out.name}; "
+                f"{c}; NaN results are {spec.nan_code:#x}",
+                f"spec source: {spec.source or 'user-defined'}"]
+
     @staticmethod
     def check(spec: FusedDotSpec, fmt, fmt_b, lanes):
         """ValueError if these parameters make no tensor-core unit (checked before construction)."""
