@@ -10,7 +10,8 @@ from dataclasses import replace
 from hw import formats as F
 from hw import published
 from hw.formats import tensorcore
-from hw.rtl import build_unit
+from hw.lint import lint
+from hw.rtl import build_unit, to_verilog
 from hw.rtl.stimulus import tensorcore_vectors
 from hw.sim import Job, available_simulators, verify
 
@@ -126,3 +127,13 @@ def test_published_designs():
 def test_all_published_designs():
     verify(design_jobs([n for n in DESIGNS if n not in QUICK], np.random.default_rng(20)),
            name="tensorcore_published_all")
+
+
+def test_every_design_lints_clean(tmp_path):
+    """Each design's Verilog (pipelined, so with its clock and registers) passes Verilator's -Wall lint."""
+    for name in ["h100_fp8", *DESIGNS]:
+        spec = tensorcore.SPECS[name]
+        path = tmp_path / f"{name}.v"
+        path.write_text(to_verilog(build_unit("tensorcore", F.get(spec.inputs[0]), spec=name, stages=2)))
+        clean, text = lint([path])
+        assert clean, (name, text[-2000:])
