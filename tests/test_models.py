@@ -290,15 +290,14 @@ def test_a_synthesis_past_its_budget_is_redone_with_the_fast_script(monkeypatch,
     real = synth._synthesize
     calls = []
 
-    def slow_full(verilog, top, tech, period_ns, retime, budget_s, abc_script):
-        calls.append(abc_script)
-        return real(verilog, top, tech, period_ns, retime, 0.05 if abc_script == synth.ABC_SCRIPT else budget_s,
-                    abc_script)
+    def slow_full(verilog, top, tech, period_ns, retime, budget_s, fast):
+        calls.append(fast)
+        return real(verilog, top, tech, period_ns, retime, budget_s if fast else 0.05, fast)
 
     monkeypatch.setattr(synth, "_synthesize", slow_full)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     unit = build_unit("mac", F.get("e4m3"))
     netlist = synth.synthesize(to_verilog(unit), unit.default_name, technology.get("osu018"), 5.0, budget_s=300)
-    assert calls == [synth.ABC_SCRIPT, synth.FAST_ABC_SCRIPT]
+    assert calls == [False, True]
     assert netlist.area_um2 > 0 and "fast ABC script" in netlist.note
     assert not list(tmp_path.glob("hw-synth-*"))  # the stopped run's folder is gone too
