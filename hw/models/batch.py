@@ -51,14 +51,19 @@ def _prepare(spec: dict, tech: str, freq_mhz: float, vectors: int, seed: int):
         return None, f"{type(err).__name__}: {err}"
 
 
-def _measure(specs: list[dict], prepared: list, tech: str, name: str) -> list[dict]:
-    """Task: cost rows of one place's prepared units from one gate-level simulation."""
+def _error(prepared: tuple) -> str | None:
+    """Task: the error of a :func:`_prepare` result (so that the client fetches a line, not the netlist)."""
+    return prepared[1]
+
+
+def _measure(specs: list[dict], prepared: list[tuple], tech: str, name: str) -> list[dict]:
+    """Task: cost rows of one place's prepared units (:func:`_prepare` results) from one gate-level simulation."""
     units = []
     for spec in specs:
         unit = build_spec(spec)
         to_verilog(unit)  # elaborated: the harness needs only its ports
         units.append(unit)
-    return measure(units, prepared, technology.get(tech), name=name)
+    return measure(units, [ready for ready, _ in prepared], technology.get(tech), name=name)
 
 
 @contextmanager
@@ -105,25 +110,30 @@ def cost_specs(specs: list[dict], cache: Path, places: list[tuple[str, float]], 
                 todo.append((spec, tech, freq, path))
     if todo:
         with dask_client(scheduler, jobs) as client:
-            futures = {client.submit(_prepare, {k: v for k, v in spec.items() if k != "verilog"}, tech, freq,
-                                     vectors, seed, pure=False, key=f"implement-{spec['unit']}-{_place_name(tech, freq)}"):
-                       (spec, tech, freq, path) for spec, tech, freq, path in todo}
+            # Netlists and workloads stay on the workers: the client fetches each unit's error line only, and
+            # a place's simulation task takes the implementation futures themselves.
+            implemented = {client.submit(_prepare, {k: v for k, v in spec.items() if k != "verilog"}, tech, freq,
+                                         vectors, seed, pure=False,
+                                         key=f"implement-{spec['unit']}-{_place_name(tech, freq)}"):
+                           (spec, tech, freq, path) for spec, tech, freq, path in todo}
+            checks = {client.submit(_error, future, pure=False): future for future in implemented}
             groups: dict = {}
-            bar = tqdm(total=len(futures), desc="implementing", unit="unit", disable=not progress, file=sys.stderr)
-            for future in as_completed(futures):
-                spec, tech, freq, path = futures[future]
-                ready, error = future.result()
-                if ready is None:
+            bar = tqdm(total=len(checks), desc="implementing", unit="unit", disable=not progress, file=sys.stderr)
+            for check in as_completed(checks):
+                future = checks[check]
+                spec, tech, freq, path = implemented[future]
+                error = check.result()
+                if error is not None:
                     errors.append(f"{spec['unit']} ({_place_name(tech, freq)}): {error}")
                 else:
-                    groups.setdefault((tech, freq), []).append((spec, ready, path))
+                    groups.setdefault((tech, freq), []).append((spec, future, path))
                 bar.update(1)
             bar.close()
             if groups and progress:
                 print(f"simulating {sum(map(len, groups.values()))} gate-level netlists ({len(groups)} Verilator "
                       "builds) ...", file=sys.stderr)
             measured = {client.submit(_measure, [{k: v for k, v in s.items() if k != "verilog"} for s, _, _ in group],
-                                      [p for _, p, _ in group], tech, f"dse-{_place_name(tech, freq)}", pure=False,
+                                      [f for _, f, _ in group], tech, f"dse-{_place_name(tech, freq)}", pure=False,
                                       key=f"simulate-{_place_name(tech, freq)}"): (tech, freq, group)
                         for (tech, freq), group in groups.items()}
             for future in as_completed(measured):
