@@ -155,7 +155,7 @@ def _legend_families(ax, rows, marker: bool, extra=()):
     for handle, label in extra:
         handles.append(handle)
         labels.append(label)
-    ax.legend(handles, labels, fontsize=8, loc="lower right")
+    ax.legend(handles, labels, fontsize=8, loc="best", framealpha=0.8)
 
 
 def _footnote(fig, failed):
@@ -179,8 +179,9 @@ def _plot_by_format(rows, path, failed=()):
             if not feasible(r):
                 bar.set_hatch("///")
                 bar.set_alpha(0.45)
-        ax.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
-        ax.set_xlim(0, max(float(r[key]) for r in rows) * 1.15)
+        ax.bar_label(bars, labels=[f"{float(r[key]):,.0f}" if float(r[key]) >= 1000 else f"{float(r[key]):.3g}"
+                                   for r in rows], fontsize=7, padding=2)
+        ax.set_xlim(0, max(float(r[key]) for r in rows) * 1.18)
         ax.set_title(title, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
     missed = [(plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="grey", hatch="///"),
@@ -189,7 +190,7 @@ def _plot_by_format(rows, path, failed=()):
     where = _where(rows)
     fig.suptitle("Cost per MAC by unit" + (f", {where}" if where else "") + " (mul/add units: per operation)",
                  fontsize=11)
-    fig.tight_layout(rect=(0, 0.06 if not failed else 0.09, 1, 1))
+    fig.tight_layout(rect=(0, 0.06 if not failed else 0.09, 1, 0.97))
     _footnote(fig, failed)
     save_figure(fig, str(path), dpi=110)
     plt.close(fig)
@@ -199,7 +200,8 @@ def _plot_quality(rows, path, failed=()):
     import matplotlib.pyplot as plt
     rows = sorted((r for r in _accumulating(rows) if math.isfinite(float(r["dot64_rel_error"]))),
                   key=lambda r: float(r["dot64_rel_error"]))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5.6), gridspec_kw={"width_ratios": [1, 1, 0.42]})
+    fig, axes = plt.subplots(1, 3, figsize=(15, max(5.6, 0.15 * len(rows) + 1.2)),
+                             gridspec_kw={"width_ratios": [1, 1, 0.42]})
     for ax, key, label in ((axes[0], "area_per_op_um2", "area per MAC, um^2 (lower is better)"),
                            (axes[1], "energy_per_op_pj", "energy per MAC, pJ (lower is better)")):
         for number, r in enumerate(rows, 1):
