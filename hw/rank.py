@@ -32,6 +32,7 @@ from pathlib import Path
 
 from gpu_ref import precisions
 
+from . import formats
 from .files import output_dir, save_figure, write_atomic
 from .models.report import plain_log_ticks, table_csv
 
@@ -110,13 +111,23 @@ SWEEP_COLUMNS = {"unit", "format", "stages", "lanes", "area_per_op_um2", "energy
                  "tech", "freq_mhz"}
 
 
+def _default_accumulator(fmt_name: str) -> str:
+    """The name of the format's default accumulator ("" for a name the registry cannot read)."""
+    try:
+        return formats.default_accumulator(formats.get(fmt_name)).name
+    except (ValueError, AttributeError):
+        return ""
+
+
 def _keep_best(best: dict[str, dict], row: dict):
     """Keep ``row`` in ``best`` if it is its format's most parallel stage-0 accumulating unit so far (most lanes,
-    then the smaller area per MAC); accumulating units are those with a dot-product quality."""
+    then the format's default accumulator, as the GPU accumulates FP8 and bf16 in fp32, then the smaller area
+    per MAC); accumulating units are those with a dot-product quality."""
     if int(row["stages"]) != 0 or not math.isfinite(float(row["dot64_rel_error"])):
         return
     old = best.get(row["format"])
-    key = lambda r: (-int(r["lanes"]), float(r["area_per_op_um2"]))
+    default_acc = _default_accumulator(row["format"])
+    key = lambda r: (-int(r["lanes"]), r.get("acc", default_acc) != default_acc, float(r["area_per_op_um2"]))
     if old is None or key(row) < key(old):
         best[row["format"]] = row
 
