@@ -1,12 +1,13 @@
-"""Throughput of the reference on a GPU: achieved GB/s of the MX/NVFP4 quantizers, the dequantizer and the
-emulated tensor-core dot product, against the device-to-device copy bandwidth measured in the same run.
+"""Throughput of the Triton quantizers on a GPU beside torchao's and the device-to-device copy, in one run.
 
-``python -m gpu_ref.bench [--elements N] [--json FILE]`` (CUDA).  Bytes counted
-are the ones a kernel must move: float32 in plus codes (one byte per
-element, as stored here) and scales out for a quantizer; the reverse plus
-float32 out for the dequantizer; operand codes in and fp32 results out for
-the dot product.  These are the PyTorch/Triton reference paths, not tuned
-kernels: the ratio to the copy says how far they are from memory-bound.
+``python -m gpu_ref.bench [--elements N] [--json FILE]`` (CUDA).  Bytes
+counted are the ones a kernel must move: the input (bf16 or fp32) plus codes
+(4-bit elements packed two per byte) and one scale byte per block for a
+quantizer; the reverse for a dequantizer (bf16 out).  NVFP4 quantizers are
+timed with the tensor scale given (as torchao's ``nvfp4_quantize`` takes it)
+and, for this package, also with it computed on the device (one more pass
+over the input).  torchao's functions run under ``torch.compile``, as a user
+would run them; a torchao figure that cannot be taken says why.
 """
 
 from __future__ import annotations
@@ -17,38 +18,94 @@ import sys
 import torch
 
 from hw import formats
-from hw.formats.tensorcore import H100_FP8
 
-from . import block, numerics, peaks, tensorcore
+from . import kernels, peaks
+
+__all__ = ["measure"]
+
+
+def _entry(ms: float, nbytes: int) -> dict:
+    return {"ms": round(ms, 5), "gbs": round(nbytes / ms / 1e6, 1)}
+
+
+def _torchao(fmt, x: torch.Tensor, ts: torch.Tensor | None) -> dict:
+    """torchao's quantize and dequantize of ``x`` under torch.compile (ms), or the reason it could not run."""
+    out = {}
+    try:
+        import torchao
+        from torchao.prototype.mx_formats import mx_tensor, nvfp4_tensor
+        out["version"] = torchao.__version__
+    except Exception as err:  # noqa: BLE001 - any import failure is reported, not raised
+        return {"error": f"torchao unavailable: {str(err).splitlines()[0]}"}
+    try:
+        if fmt.tensor_scale:
+            quantize = torch.compile(lambda t: nvfp4_tensor.nvfp4_quantize(t, 16, ts))
+            made = nvfp4_tensor.NVFP4Tensor.to_nvfp4(x, 16, ts)
+            dequantize = torch.compile(lambda t: t.dequantize(torch.bfloat16))
+            out["quantize_ms"] = peaks.time_ms(lambda: quantize(x))
+            out["dequantize_ms"] = peaks.time_ms(lambda: dequantize(made))
+        else:
+            elem = torch.float8_e4m3fn if fmt.element.name == "e4m3" else "fp4_e2m1"
+            quantize = torch.compile(lambda t: mx_tensor.to_mx(t, elem, fmt.block_size))
+            scale, data = mx_tensor.to_mx(x, elem, fmt.block_size)
+            dequantize = torch.compile(lambda d, s: mx_tensor.to_dtype(d, s, elem, fmt.block_size, torch.bfloat16))
+            out["quantize_ms"] = peaks.time_ms(lambda: quantize(x))
+            out["dequantize_ms"] = peaks.time_ms(lambda: dequantize(data, scale))
+    except Exception as err:  # noqa: BLE001
+        out["error"] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    return out
 
 
 def measure(elements: int) -> dict:
-    x = torch.randn(elements // 64, 64, device="cuda")
-    out = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "elements": elements,
-           "copy_gbs": peaks.copy_bandwidth_gbs(), "kernels": {}}
-    for name in ("mxfp8_e4m3", "mxfp4", "nvfp4"):
+    import torch._dynamo
+
+    torch._dynamo.config.cache_size_limit = 64
+    x32 = torch.randn(elements // 8192, 8192, device="cuda")
+    xb = x32.to(torch.bfloat16)
+    n = x32.numel()
+    copy = peaks.copy_bandwidth_gbs()
+    result = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
+              "triton": __import__("triton").__version__, "elements": n, "copy_gbs": round(copy, 1), "kernels": {}}
+    rows = result["kernels"]
+    for name in ("mxfp8_e4m3", "nvfp4", "mxfp4"):
         fmt = formats.get(name)
-        nbytes = x.numel() * 5 + x.numel() // fmt.block_size
-        ms = peaks.time_ms(lambda: block.quantize(fmt, x), repeat=5, warmup=1)
-        out["kernels"][f"quantize_{name}"] = {"ms": ms, "gbs": nbytes / ms / 1e6}
-        e, s, ts = block.quantize(fmt, x)
-        ms = peaks.time_ms(lambda: block.dequantize(fmt, e, s, ts), repeat=5, warmup=1)
-        out["kernels"][f"dequantize_{name}"] = {"ms": ms, "gbs": nbytes / ms / 1e6}
-    e3m2 = formats.get("e3m2")
-    ms = peaks.time_ms(lambda: numerics.encode_float(e3m2, x), repeat=5, warmup=1)
-    out["kernels"]["encode_e3m2_triton"] = {"ms": ms, "gbs": x.numel() * 5 / ms / 1e6}
-    e4 = formats.get("e4m3")
-    a = torch.randn(2048, 1024, device="cuda").to(torch.float8_e4m3fn).view(torch.uint8).long()
-    b = torch.randn(2048, 1024, device="cuda").to(torch.float8_e4m3fn).view(torch.uint8).long()
-    ms = peaks.time_ms(lambda: tensorcore.dot(H100_FP8, e4, e4, a, b), repeat=3, warmup=1)
-    out["kernels"]["tensorcore_dot_2048x2048x1024"] = {"ms": ms, "gbs": (2 * 2048 * 1024 + 4 * 2048 * 2048) / ms / 1e6,
-                                                        "dots_per_s": 2048 * 2048 / ms * 1e3}
-    return out
+        coded = n * fmt.element.width // 8 + n // fmt.block_size
+        for label, x in (("bf16", xb), ("fp32", x32)):
+            ts = kernels.tensor_scale(fmt, x) if fmt.tensor_scale else None
+            rows[f"{name}_quantize_{label}"] = _entry(
+                peaks.time_ms(lambda: kernels.block_quantize(fmt, x, ts=ts)), n * x.element_size() + coded)
+            if fmt.tensor_scale:
+                rows[f"{name}_quantize_{label}_with_tensor_scale"] = _entry(
+                    peaks.time_ms(lambda: kernels.block_quantize(fmt, x)), 2 * n * x.element_size() + coded)
+        ts = kernels.tensor_scale(fmt, xb) if fmt.tensor_scale else None
+        codes, scales, ts = kernels.block_quantize(fmt, xb, ts=ts)
+        rows[f"{name}_dequantize_bf16"] = _entry(
+            peaks.time_ms(lambda: kernels.block_dequantize(fmt, codes, scales, ts, xb.shape[1], dtype=torch.bfloat16)),
+            coded + 2 * n)
+        rows[f"{name}_fake_quantize_bf16"] = _entry(
+            peaks.time_ms(lambda: kernels.block_quantize(fmt, xb, ts=ts, values=True)), 4 * n)
+        ao = _torchao(fmt, xb, ts)
+        result.setdefault("torchao_version", ao.get("version"))
+        for job, nbytes in (("quantize", 2 * n + coded), ("dequantize", coded + 2 * n)):
+            if f"{job}_ms" in ao:
+                rows[f"{name}_{job}_bf16_torchao"] = _entry(ao[f"{job}_ms"], nbytes)
+            else:
+                rows[f"{name}_{job}_bf16_torchao"] = {"error": ao.get("error", "not measured")}
+    for name, rounding in (("e4m3", "rne"), ("e4m3", "sr"), ("e2m1", "sr"), ("posit8", "rne"), ("posit16", "rne"),
+                           ("lns8", "rne")):
+        fmt = formats.get(name)
+        nbytes = n * 4 + n * (1 if fmt.width <= 8 else 4)
+        rows[f"encode_{name}_{rounding}_fp32"] = _entry(
+            peaks.time_ms(lambda: kernels.encode(fmt, x32, rounding, seed=1)), nbytes)
+    for row in rows.values():
+        if "gbs" in row:
+            row["of_copy"] = round(row["gbs"] / copy, 3)
+    return result
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m gpu_ref.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--elements", type=int, default=1 << 26, help="float32 elements quantized (default 2**26)")
+    p.add_argument("--elements", type=int, default=1 << 28, help="input elements (default 2**28)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
     return peaks.emit("gpu_ref.bench", lambda: measure(args.elements), args.json)

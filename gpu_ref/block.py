@@ -14,18 +14,11 @@ import torch
 
 from hw.formats import FP32, BlockFormat, FloatFormat, IntFormat, ScaleFormat
 
-from .numerics import (decode_float, decode_int, float_fields, lanes, multiply_raw, pow2, round_float, sum_raw,
-                       unpack_float, value_from_raw)
+from .numerics import (counter_random24, decode_float, decode_int, float_fields, lanes, multiply_raw, pow2, round_float,
+                       seed_key, sum_raw, unpack_float, value_from_raw)
 
-__all__ = ["quantize", "dequantize", "block_dot", "tensor_scale"]
-
-
-def _blocks(fmt: BlockFormat, x: torch.Tensor) -> torch.Tensor:
-    n = x.shape[-1]
-    nb = -(-n // fmt.block_size)
-    padded = torch.zeros(*x.shape[:-1], nb * fmt.block_size, dtype=torch.float64, device=x.device)
-    padded[..., :n] = x.double()
-    return padded.reshape(*x.shape[:-1], nb, fmt.block_size)
+__all__ = ["quantize", "dequantize", "fake_quantize", "rht16", "rht_signs", "pack_nibbles", "unpack_nibbles",
+           "block_dot", "tensor_scale"]
 
 
 def tensor_scale(fmt: BlockFormat, x: torch.Tensor) -> float:
@@ -62,10 +55,50 @@ def _scale_codes(fmt: BlockFormat, amax: torch.Tensor, ts: float) -> torch.Tenso
     return torch.where(short & (code < fmt.scale.max_code), code + 1, code)
 
 
-def quantize(fmt: BlockFormat, x: torch.Tensor, ts: float | None = None):
-    """``(elements, scales, tensor_scale)`` of ``x`` (float32/float64) along its last axis, as the golden ``quantize``."""
-    n = x.shape[-1]
-    blocks = _blocks(fmt, x)
+def _tile(fmt: BlockFormat, x: torch.Tensor, two_d: bool) -> torch.Tensor:
+    """``x`` (..., K) as blocks (..., nb, B), zero-padded: 1 x block_size blocks along the last axis, or with
+    ``two_d`` (x 2-D) block_size x block_size tiles, each flattened row by row."""
+    if not two_d:
+        n = x.shape[-1]
+        nb = -(-n // fmt.block_size)
+        padded = torch.zeros(*x.shape[:-1], nb * fmt.block_size, dtype=x.dtype, device=x.device)
+        padded[..., :n] = x
+        return padded.reshape(*x.shape[:-1], nb, fmt.block_size)
+    if x.dim() != 2:
+        raise ValueError(f"2-D blocks need a matrix, not a tensor of shape {tuple(x.shape)}")
+    b = fmt.block_size
+    m, k = x.shape
+    mb, kb = -(-m // b), -(-k // b)
+    padded = torch.zeros(mb * b, kb * b, dtype=x.dtype, device=x.device)
+    padded[:m, :k] = x
+    return padded.reshape(mb, b, kb, b).permute(0, 2, 1, 3).reshape(mb, kb, b * b)
+
+
+def _untile(fmt: BlockFormat, blocks: torch.Tensor, shape, two_d: bool) -> torch.Tensor:
+    """The inverse of :func:`_tile`: element tensor of ``shape`` from (..., nb, B) blocks."""
+    if not two_d:
+        return blocks.reshape(*blocks.shape[:-2], -1)[..., :shape[-1]]
+    b = fmt.block_size
+    mb, kb = blocks.shape[:2]
+    return blocks.reshape(mb, kb, b, b).permute(0, 2, 1, 3).reshape(mb * b, kb * b)[:shape[0], :shape[1]]
+
+
+def quantize(fmt: BlockFormat, x: torch.Tensor, ts: float | None = None, rounding: str = "rne", seed: int = 0,
+             two_d: bool = False):
+    """``(elements, scales, tensor_scale)`` of ``x`` (float32/float64) along its last axis, as the golden ``quantize``.
+
+    ``two_d``: block_size x block_size tiles of a matrix (NVFP4's 16 x 16 weight
+    blocks); scales then have shape (ceil(M / b), ceil(K / b)).  ``rounding="sr"``
+    rounds elements stochastically (:func:`gpu_ref.numerics.round_float`) with
+    :func:`~gpu_ref.numerics.counter_random24` bits of (``seed``, row-major
+    index of the element in ``x``); float-scaled formats round the float64
+    quotient ``x / (scale * tensor_scale)``.  Scales always round as the format's rule says.
+    """
+    if rounding not in ("rne", "sr"):
+        raise ValueError(f"rounding must be 'rne' or 'sr', not {rounding!r}")
+    if rounding == "sr" and isinstance(fmt.element, IntFormat):
+        raise ValueError(f"stochastic rounding needs float elements; {fmt.name} has integer elements")
+    blocks = _tile(fmt, x.double(), two_d)
     finite = torch.isfinite(blocks)
     special = ~finite.all(-1)
     amax = torch.where(finite, blocks.abs(), 0.0).amax(-1)
@@ -82,6 +115,10 @@ def quantize(fmt: BlockFormat, x: torch.Tensor, ts: float | None = None):
         neg, sig, exp, _, _ = float_fields(values / torch.where(zero_scale, 1.0, divisor)[..., None])
     if isinstance(fmt.element, IntFormat):
         codes = _int_elements(fmt, neg, sig, exp + fmt.element_frac_bits)
+    elif rounding == "sr":
+        index = torch.arange(x.numel(), device=x.device).reshape(x.shape)
+        random = _tile(fmt, counter_random24(seed, index), two_d)
+        codes = round_float(fmt.element, neg, sig, exp, rounding="sr", saturate=True, random=random)
     else:
         codes = round_float(fmt.element, neg, sig, exp, saturate=True)
     codes = torch.where(special[..., None], 0, codes)
@@ -90,8 +127,53 @@ def quantize(fmt: BlockFormat, x: torch.Tensor, ts: float | None = None):
         codes = torch.where((zero_scale & ~special)[..., None], sign, codes)
     else:
         codes = torch.where((zero_scale & ~special)[..., None], 0, codes)
-    elements = codes.reshape(*x.shape[:-1], -1)[..., :n]
-    return elements, scales, ts
+    return _untile(fmt, codes, x.shape, two_d), scales, ts
+
+
+def fake_quantize(fmt: BlockFormat, x: torch.Tensor, ts: float | None = None, rounding: str = "rne", seed: int = 0,
+                  two_d: bool = False, dtype=torch.bfloat16):
+    """``(values, tensor_scale)``: ``x`` quantized and dequantized to ``element * block scale`` (the tensor
+    scale left out, for the caller to apply after a matmul), rounded to float32 and then to ``dtype`` (exact
+    unless a block scale is below about 2**-118)."""
+    elements, scales, ts = quantize(fmt, x, ts, rounding, seed, two_d)
+    return dequantize(fmt, elements, scales, 1.0, two_d).float().to(dtype), ts
+
+
+def rht16(x: torch.Tensor, seed: int) -> torch.Tensor:
+    """The 16-point random Hadamard transform of each group of 16 along the last axis (a multiple of 16), in
+    float32 with a fixed order: butterflies ``(a + b, a - b)`` on index bits 0, 1, 2, 3 (Sylvester order), then
+    each output ``j`` times ``+-1/4`` (negative where bit ``j`` of ``rht_signs(seed)`` is set): orthonormal and,
+    being plain IEEE adds and power-of-two products in one order, the same bits on any device."""
+    if x.shape[-1] % 16:
+        raise ValueError(f"the 16-point Hadamard transform needs a last axis that is a multiple of 16, "
+                         f"not {x.shape[-1]}")
+    y = x.float().reshape(-1, 16)
+    for s in (1, 2, 4, 8):
+        y = y.reshape(-1, 16 // (2 * s), 2, s)
+        a, b = y[:, :, 0, :], y[:, :, 1, :]
+        y = torch.stack([a + b, a - b], 2).reshape(-1, 16)
+    signs = rht_signs(seed)
+    factor = torch.tensor([-0.25 if (signs >> j) & 1 else 0.25 for j in range(16)], device=x.device)
+    return (y * factor).reshape(x.shape)
+
+
+def rht_signs(seed: int) -> int:
+    """The 16 random signs of :func:`rht16` as a bit mask (bit j set: output j negated)."""
+    return seed_key(seed) & 0xFFFF
+
+
+def pack_nibbles(codes: torch.Tensor) -> torch.Tensor:
+    """4-bit codes two per byte (uint8) along the last axis: element 2i in the low nibble, 2i+1 in the high
+    (torch's ``float4_e2m1fn_x2`` order); an odd length gets a zero high nibble."""
+    if codes.shape[-1] % 2:
+        codes = torch.cat([codes, torch.zeros_like(codes[..., :1])], -1)
+    return (codes[..., 0::2] | (codes[..., 1::2] << 4)).to(torch.uint8)
+
+
+def unpack_nibbles(packed: torch.Tensor, count: int) -> torch.Tensor:
+    """The int64 codes of :func:`pack_nibbles` output (``count`` along the last axis)."""
+    p = packed.long()
+    return torch.stack([p & 15, p >> 4], -1).reshape(*p.shape[:-1], -1)[..., :count]
 
 
 def _int_elements(fmt, neg, sig, exp):
@@ -123,7 +205,7 @@ def _scale_raw(fmt: BlockFormat, codes):
     return neg, sig, exp, nan
 
 
-def dequantize(fmt: BlockFormat, elements, scales, ts: float = 1.0) -> torch.Tensor:
+def dequantize(fmt: BlockFormat, elements, scales, ts: float = 1.0, two_d: bool = False) -> torch.Tensor:
     """Exact float64 values ``element * scale * tensor_scale`` (NaN throughout a NaN-scaled block).
 
     E8M0 scales decode through torch's native ``float8_e8m0fnu``; every
@@ -137,7 +219,10 @@ def dequantize(fmt: BlockFormat, elements, scales, ts: float = 1.0) -> torch.Ten
         scale = scales.to(torch.uint8).view(torch.float8_e8m0fnu).double()
     else:
         scale = decode_float(fmt.scale, scales)
-    return values * scale.repeat_interleave(fmt.block_size, -1)[..., :elements.shape[-1]] * ts
+    scale = scale.repeat_interleave(fmt.block_size, -1)[..., :elements.shape[-1]]
+    if two_d:
+        scale = scale.repeat_interleave(fmt.block_size, 0)[:elements.shape[0]]
+    return values * scale * float(ts)
 
 
 def block_dot(fmt: BlockFormat, a, a_scale, b, b_scale, acc) -> torch.Tensor:

@@ -1,18 +1,48 @@
-"""Triton kernels for the elementwise hot path on CUDA: float32 -> any ExMy code, rounded to nearest even.
+"""Triton kernels for the quantizers on CUDA, bit for bit the PyTorch reference of :mod:`gpu_ref.block` and
+:mod:`gpu_ref.numerics`.
 
-The kernel is :func:`gpu_ref.numerics.round_float` specialised to float32
-inputs, written line for line after it (one program per 1024 elements); the
-format's parameters are compile-time constants, so each format gets its own
-kernel.  :func:`available` is false without CUDA or Triton, and the callers
-then take the PyTorch path.  Tested against the PyTorch path and the golden
-model on the device machine (``tests/test_gpu_ref.py`` runs there with CUDA).
+One kernel per job, each fused with its scale computation, no host
+synchronisation:
+
+* block quantize of MX and NVFP4 formats (1 x block_size or block_size x
+  block_size blocks; floor/ceil/nearest scale rules; RNE or stochastic
+  rounding; optional fused 16-point random Hadamard transform), writing codes
+  and scales (4-bit codes packed two per byte) or, for training, the
+  dequantized ``element * block scale`` values in bf16/fp32;
+* block dequantize;
+* the tensor amax and NVFP4's fp32 tensor scale, on the device;
+* elementwise encode of minifloats (RNE or stochastic), of posits and LNS
+  (binary search in fp32 thresholds), decode through a code -> value table.
+
+How each stays exact:
+
+* MX elements: ``x * 2**-e`` is exact in fp32 unless it falls below 2**-126,
+  where every element format rounds it to zero anyway; E4M3/E5M2 then round in
+  the hardware converter (``cvt.rn.satfinite``: RNE, saturating, as the MX
+  rules say), other elements and stochastic rounding in the integer rounder
+  (:func:`_round_raw`, the reference's ``round_float`` line for line).
+* NVFP4 elements (RNE): ``x / d`` rounds to E2M1 by comparing ``|x|`` with
+  the seven midpoints times ``d = scale * tensor_scale``; each product is exact
+  in float64 and is rounded down (for ``>``) or up (for ``>=``) to fp32, which
+  keeps the comparison with an fp32 ``|x|`` exact.  Stochastic rounding divides
+  in float64 as the reference does (IEEE division on both sides).
+* Posit and LNS encoders: for each magnitude code, the smallest fp32 input
+  that the reference encodes at or above it, found on the host by bisection
+  over fp32 bit patterns with the reference encoder itself; the kernel counts
+  thresholds at or below ``|x|``.  Decoders gather from a table of the
+  reference decoder's values.
+
+:func:`available` is false without CUDA or Triton; the dispatching functions
+of :mod:`gpu_ref.quant` then use the PyTorch path.
 """
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
-from hw.formats import FloatFormat, Special
+from hw.formats import BlockFormat, FloatFormat, LNSFormat, PositFormat, ScaleFormat, Special
 
 try:
     import triton
@@ -20,76 +50,700 @@ try:
 except ImportError:  # CPU-only installs: the PyTorch path is used
     triton = None
 
-__all__ = ["available", "encode_float"]
+__all__ = ["available", "encode_float", "block_quantize", "block_dequantize", "tensor_scale", "encode", "decode",
+           "fake_quantize_elementwise"]
+
+_E2M1_MIDPOINTS = (0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0)
 
 
 def available() -> bool:
     return triton is not None and torch.cuda.is_available()
 
 
-if triton is not None:
-    @triton.jit
-    def _bit_length(x):
-        n = tl.zeros_like(x)
-        for step in tl.static_range(5):
-            s = 16 >> step
-            big = (x >> s) != 0
-            x = tl.where(big, x >> s, x)
-            n += tl.where(big, s, 0)
-        return n + (x != 0).to(tl.int64)
-
-    @triton.jit
-    def _encode_kernel(x_ptr, out_ptr, count, EMIN: tl.constexpr, MAN: tl.constexpr, EXP_BITS: tl.constexpr,
-                       WIDTH: tl.constexpr, MAX_CODE: tl.constexpr, OVER_CODE: tl.constexpr, NAN_CODE: tl.constexpr,
-                       NAN_SIGNED: tl.constexpr, NEG_ZERO: tl.constexpr, SUBNORMALS: tl.constexpr,
-                       FNUZ: tl.constexpr, BLOCK: tl.constexpr):
-        offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        mask = offsets < count
-        bits = tl.load(x_ptr + offsets, mask=mask, other=0).to(tl.int64) & 0xFFFFFFFF
-        neg = (bits >> 31) == 1
-        field = (bits >> 23) & 0xFF
-        frac = bits & 0x7FFFFF
-        nan = (field == 255) & (frac != 0)
-        inf = (field == 255) & (frac == 0)
-        sig = tl.where(field != 0, frac | 0x800000, frac)
-        sig = tl.where(field == 255, 0, sig)
-        exp = tl.maximum(field, 1) - 150
-        top = exp + _bit_length(sig) - 1
-        lsb = tl.maximum(top, EMIN) - MAN
-        shift = lsb - exp
-        right = tl.minimum(tl.maximum(shift, 0), 63)
-        left = tl.minimum(tl.maximum(-shift, 0), 62)
-        kept = tl.where(shift > 0, sig >> right, sig << left)
-        rem = sig & ((tl.full(sig.shape, 1, tl.int64) << right) - 1)
-        half = tl.where(right > 0, tl.full(sig.shape, 1, tl.int64) << tl.maximum(right - 1, 0), 0)
-        up = (shift > 0) & (shift < 64) & ((rem > half) | ((rem == half) & ((kept & 1) == 1)))
-        kept = kept + up.to(tl.int64)
-        binade = tl.minimum(lsb - EMIN + MAN, 1 << (EXP_BITS + 1))
-        code = tl.where(kept == 0, 0, (binade << MAN) + kept)
-        if not SUBNORMALS:
-            code = tl.where(top < EMIN, 0, code)
-        code = tl.where((code > MAX_CODE) | inf, OVER_CODE, code)
-        signed = neg & ((code != 0) | NEG_ZERO)
-        if FNUZ:
-            signed = signed & (code != NAN_CODE)
-        code = code | (signed.to(tl.int64) << (WIDTH - 1))
-        nan_code = tl.where(neg & NAN_SIGNED, NAN_CODE | (1 << (WIDTH - 1)), NAN_CODE)
-        code = tl.where(nan, nan_code, code)
-        tl.store(out_ptr + offsets, code, mask=mask)
-
-
-def encode_float(fmt: FloatFormat, x: torch.Tensor, saturate: bool = False) -> torch.Tensor:
-    """int64 codes of a CUDA float32 tensor in ``fmt`` (same results as the PyTorch path)."""
+def _float_params(fmt: FloatFormat, saturate: bool) -> dict:
+    """The compile-time constants of :func:`_round_raw` for ``fmt``."""
     if saturate or fmt.special is Special.NONE:
         over = fmt.max_code
     else:
         over = fmt.inf_code if fmt.special is Special.IEEE else fmt.nan_code
-    flat = x.contiguous().view(torch.int32).reshape(-1)
-    out = torch.empty(flat.shape, dtype=torch.int64, device=x.device)
-    block = 1024
-    _encode_kernel[(triton.cdiv(flat.numel(), block),)](
-        flat, out, flat.numel(), EMIN=fmt.emin, MAN=fmt.man_bits, EXP_BITS=fmt.exp_bits, WIDTH=fmt.width,
-        MAX_CODE=fmt.max_code, OVER_CODE=over, NAN_CODE=fmt.nan_code if fmt.has_nan else 0,
-        NAN_SIGNED=fmt.has_nan and fmt.special is not Special.FNUZ, NEG_ZERO=fmt.has_negative_zero,
-        SUBNORMALS=fmt.subnormals, FNUZ=fmt.special is Special.FNUZ, BLOCK=block)
+    return dict(EMIN=fmt.emin, MAN=fmt.man_bits, EXP_BITS=fmt.exp_bits, WIDTH=fmt.width, MAX_CODE=fmt.max_code,
+                OVER_CODE=over, NAN_CODE=fmt.nan_code if fmt.has_nan else 0,
+                NAN_SIGNED=fmt.has_nan and fmt.special is not Special.FNUZ, NEG_ZERO=fmt.has_negative_zero,
+                SUBNORMALS=fmt.subnormals, FNUZ=fmt.special is Special.FNUZ)
+
+
+if triton is not None:
+    @triton.jit
+    def _bit_length(x, BITS: tl.constexpr):
+        n = tl.zeros_like(x)
+        for step in tl.static_range(5 if BITS == 32 else 6):
+            s = (16 if BITS == 32 else 32) >> step
+            big = (x >> s) != 0
+            x = tl.where(big, x >> s, x)
+            n += tl.where(big, s, 0)
+        return n + (x != 0).to(x.dtype)
+
+    @triton.jit
+    def _mix32(x):
+        """Wellons' lowbias32 on int64 holding uint32 values (the products wrap modulo 2**64; the low 32 bits
+        are exact)."""
+        x = x ^ (x >> 16)
+        x = (x * 0x7FEB352D) & 0xFFFFFFFF
+        x = x ^ (x >> 15)
+        x = (x * 0x846CA68B) & 0xFFFFFFFF
+        return x ^ (x >> 16)
+
+    @triton.jit
+    def _random24(index, key):
+        """:func:`gpu_ref.numerics.counter_random24`."""
+        index = index.to(tl.int64)
+        return (_mix32(_mix32((index & 0xFFFFFFFF) ^ key.to(tl.int64)) ^ (index >> 32)) >> 8).to(tl.int32)
+
+    @triton.jit
+    def _round_raw(neg, sig, exp, nan, inf, rand, SR: tl.constexpr, BITS: tl.constexpr, SAT: tl.constexpr,
+                   EMIN: tl.constexpr, MAN: tl.constexpr, EXP_BITS: tl.constexpr, WIDTH: tl.constexpr,
+                   MAX_CODE: tl.constexpr, OVER_CODE: tl.constexpr, NAN_CODE: tl.constexpr,
+                   NAN_SIGNED: tl.constexpr, NEG_ZERO: tl.constexpr, SUBNORMALS: tl.constexpr, FNUZ: tl.constexpr):
+        """Codes (int32) of exact values ``sig * 2**exp`` (``sig`` int32 < 2**24 or int64 < 2**53): the reference's
+        ``round_float``, RNE or stochastic (``rand``: 24 random bits; up when rand < ceil(rem * 2**24 / 2**shift)),
+        overflow to ``OVER_CODE`` (or ``MAX_CODE`` when ``SAT``)."""
+        one = tl.full(sig.shape, 1, sig.dtype)
+        sig = tl.where(nan | inf, 0, sig)
+        top = exp + _bit_length(sig, BITS) - 1
+        lsb = tl.maximum(top, EMIN) - MAN
+        shift = lsb - exp
+        right = tl.minimum(tl.maximum(shift, 0), BITS - 1)
+        kept = tl.where(shift > 0, sig >> right.to(sig.dtype),
+                        sig << tl.minimum(tl.maximum(-shift, 0), BITS - 2).to(sig.dtype))
+        rem = sig & ((one << right.to(sig.dtype)) - 1)
+        if SR:
+            k = tl.maximum(shift - 24, 0)
+            kc = tl.minimum(k, BITS - 3).to(sig.dtype)
+            ceil = tl.where(k >= BITS - 3, (rem > 0).to(sig.dtype), (rem + (one << kc) - 1) >> kc)
+            limit = tl.where(shift <= 24, rem << tl.minimum(tl.maximum(24 - shift, 0), 24).to(sig.dtype), ceil)
+            up = (shift > 0) & (rand.to(sig.dtype) < limit)
+        else:
+            half = tl.where(right > 0, one << tl.maximum(right - 1, 0).to(sig.dtype), 0)
+            up = (shift > 0) & (shift < BITS) & ((rem > half) | ((rem == half) & ((kept & 1) == 1)))
+        kept = (kept + up.to(sig.dtype)).to(tl.int32)
+        binade = tl.minimum(lsb - EMIN + MAN, 1 << (EXP_BITS + 1)).to(tl.int32)
+        code = tl.where(kept == 0, 0, (binade << MAN) + kept)
+        if not SUBNORMALS:
+            code = tl.where(top < EMIN, 0, code)
+        code = tl.where((code > MAX_CODE) | inf, MAX_CODE if SAT else OVER_CODE, code)
+        if NEG_ZERO:
+            signed = neg
+        else:
+            signed = neg & (code != 0)
+        if FNUZ:
+            signed = signed & (code != NAN_CODE)
+        code = code | (signed.to(tl.int32) << (WIDTH - 1))
+        if NAN_SIGNED:
+            nan_code = tl.where(neg, NAN_CODE | (1 << (WIDTH - 1)), NAN_CODE)
+        else:
+            nan_code = tl.full(code.shape, NAN_CODE, tl.int32)
+        return tl.where(nan, nan_code, code)
+
+    @triton.jit
+    def _f32_fields(x):
+        """(neg, sig, exp, nan, inf) of fp32 values, int32 (``|x| = sig * 2**exp``)."""
+        bits = x.to(tl.int32, bitcast=True)
+        field = (bits >> 23) & 0xFF
+        frac = bits & 0x7FFFFF
+        special = field == 255
+        sig = tl.where(field != 0, frac | 0x800000, frac)
+        return bits < 0, tl.where(special, 0, sig), tl.maximum(field, 1) - 150, special & (frac != 0), \
+            special & (frac == 0)
+
+    @triton.jit
+    def _f64_fields(x):
+        bits = x.to(tl.int64, bitcast=True)
+        field = (bits >> 52) & 0x7FF
+        frac = bits & 0xFFFFFFFFFFFFF
+        special = field == 0x7FF
+        sig = tl.where(field != 0, frac | 0x10000000000000, frac)
+        return bits < 0, tl.where(special, 0, sig), (tl.maximum(field, 1) - 1075).to(tl.int32), \
+            special & (frac != 0), special & (frac == 0)
+
+    @triton.jit
+    def _pow2_f32(e):
+        """fp32 ``2**e`` for int32 ``e`` in -149..127, from its bits (exact)."""
+        bits = tl.where(e >= -126, (e + 127) << 23, 1 << tl.maximum(e + 149, 0))
+        return bits.to(tl.float32, bitcast=True)
+
+    @triton.jit
+    def _pow2_f64(e):
+        return ((e.to(tl.int64) + 1023) << 52).to(tl.float64, bitcast=True)
+
+    @triton.jit
+    def _round_f32_down(t):
+        """fp32 rounding of positive float64 ``t`` toward zero (``DOWN``) ..."""
+        r = t.to(tl.float32)
+        back = r.to(tl.float64)
+        bits = r.to(tl.int32, bitcast=True)
+        return tl.where(back > t, bits - 1, bits).to(tl.float32, bitcast=True)
+
+    @triton.jit
+    def _round_f32_up(t):
+        r = t.to(tl.float32)
+        back = r.to(tl.float64)
+        bits = r.to(tl.int32, bitcast=True)
+        return tl.where(back < t, bits + 1, bits).to(tl.float32, bitcast=True)
+
+    @triton.jit
+    def _butterfly(x, ROWS: tl.constexpr, S: tl.constexpr):
+        """``(a + b, a - b)`` on index pairs (i, i + S) of each row of 16."""
+        y = tl.reshape(x, [ROWS, 16 // (2 * S), 2, S])
+        y = tl.permute(y, [0, 1, 3, 2])
+        a, b = tl.split(y)
+        y = tl.permute(tl.join(a + b, a - b), [0, 1, 3, 2])
+        return tl.reshape(y, [ROWS, 16])
+
+    @triton.jit
+    def _rht16(x, SIGNS: tl.constexpr, R: tl.constexpr, C: tl.constexpr):
+        """:func:`gpu_ref.block.rht16` of an [R, C] tile (C a multiple of 16)."""
+        y = tl.reshape(x, [R * C // 16, 16])
+        y = _butterfly(y, R * C // 16, 1)
+        y = _butterfly(y, R * C // 16, 2)
+        y = _butterfly(y, R * C // 16, 4)
+        y = _butterfly(y, R * C // 16, 8)
+        j = tl.arange(0, 16)
+        factor = tl.where(((SIGNS >> j) & 1) == 1, -0.25, 0.25)
+        return tl.reshape(y * factor[None, :], [R, C])
+
+    @triton.jit
+    def _load_tile(x_ptr, stride_m, stride_k, M, K, pid_m, pid_k, R: tl.constexpr, C: tl.constexpr):
+        rows = pid_m * R + tl.arange(0, R)
+        cols = pid_k * C + tl.arange(0, C)
+        mask = (rows[:, None] < M) & (cols[None, :] < K)
+        x = tl.load(x_ptr + rows[:, None].to(tl.int64) * stride_m + cols[None, :].to(tl.int64) * stride_k,
+                    mask=mask, other=0.0).to(tl.float32)
+        return x, rows, cols, mask
+
+    @triton.jit
+    def _tensor_scale_of(amax_bits, LIMIT: tl.constexpr):
+        """NVFP4's fp32 tensor scale from the fp32 bits of the finite amax: the smallest fp32 ``t`` with
+        ``t * LIMIT >= amax`` starting from ``amax / LIMIT`` rounded toward zero (1.0 for amax 0)."""
+        amax = amax_bits.to(tl.float32, bitcast=True).to(tl.float64)
+        q = amax / LIMIT  # float64 division: div.rn.f64
+        c = _round_f32_down(q)
+        bits = c.to(tl.int32, bitcast=True)
+        bits = tl.where(c.to(tl.float64) * LIMIT < amax, bits + 1, bits)
+        bits = tl.maximum(bits, 1)
+        return tl.where(amax_bits == 0, 1.0, bits.to(tl.float32, bitcast=True))
+
+    @triton.jit
+    def _amax_kernel(x_ptr, stride_m, stride_k, M, K, amax_ptr, RHT: tl.constexpr, SIGNS: tl.constexpr,
+                     R: tl.constexpr, C: tl.constexpr):
+        x, rows, cols, mask = _load_tile(x_ptr, stride_m, stride_k, M, K, tl.program_id(0), tl.program_id(1), R, C)
+        if RHT:
+            x = _rht16(x, SIGNS, R, C)
+        bits = x.to(tl.int32, bitcast=True) & 0x7FFFFFFF
+        bits = tl.where(mask & (bits < 0x7F800000), bits, 0)
+        tl.atomic_max(amax_ptr, tl.max(tl.max(bits, 1), 0))
+
+    @triton.jit
+    def _tensor_scale_kernel(amax_ptr, ts_ptr, LIMIT: tl.constexpr):
+        tl.store(ts_ptr, _tensor_scale_of(tl.load(amax_ptr), LIMIT))
+
+    @triton.jit
+    def _block_quant_kernel(x_ptr, stride_m, stride_k, M, K, out_ptr, out_stride, scale_ptr, scale_stride, ts_ptr,
+                            key, R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr, TWO_D: tl.constexpr,
+                            POW2: tl.constexpr, CEIL: tl.constexpr, ELEM_EMAX: tl.constexpr,
+                            ELEM_MAX_SIG: tl.constexpr, HW_FP8: tl.constexpr, E2M1_FAST: tl.constexpr,
+                            S_EMIN: tl.constexpr, S_MAN: tl.constexpr, S_EXP_BITS: tl.constexpr,
+                            S_MAX_CODE: tl.constexpr, S_NAN: tl.constexpr, ELEM_MAX: tl.constexpr,
+                            SR: tl.constexpr, RHT: tl.constexpr, SIGNS: tl.constexpr, VALUES: tl.constexpr,
+                            OUT_BF16: tl.constexpr, PACK: tl.constexpr, EMIN: tl.constexpr, MAN: tl.constexpr,
+                            EXP_BITS: tl.constexpr, WIDTH: tl.constexpr, MAX_CODE: tl.constexpr,
+                            OVER_CODE: tl.constexpr, NAN_CODE: tl.constexpr, NAN_SIGNED: tl.constexpr,
+                            NEG_ZERO: tl.constexpr, SUBNORMALS: tl.constexpr, FNUZ: tl.constexpr):
+        C: tl.constexpr = NB * BS
+        pid_m, pid_k = tl.program_id(0), tl.program_id(1)
+        x, rows, cols, mask = _load_tile(x_ptr, stride_m, stride_k, M, K, pid_m, pid_k, R, C)
+        if RHT:
+            x = _rht16(x, SIGNS, R, C)
+        bits = x.to(tl.int32, bitcast=True)
+        mag = bits & 0x7FFFFFFF
+        nonfinite = mag >= 0x7F800000
+        amax = tl.max(tl.reshape(tl.where(nonfinite, 0, mag), [R, NB, BS]), 2)
+        special = tl.max(tl.reshape(nonfinite.to(tl.int32), [R, NB, BS]), 2)
+        if TWO_D:
+            amax = tl.broadcast_to(tl.max(amax, 0, keep_dims=True), [R, NB])
+            special = tl.broadcast_to(tl.max(special, 0, keep_dims=True), [R, NB])
+        special = special != 0
+        if POW2:  # E8M0 scale: 2**e with e = floor(log2 amax) - element emax (+1 for ceil when amax exceeds)
+            field = amax >> 23
+            frac = amax & 0x7FFFFF
+            length = _bit_length(frac, 32)
+            e = tl.where(field > 0, field - 127, length - 150) - ELEM_EMAX
+            if CEIL:
+                norm = tl.where(field > 0, frac | 0x800000, frac << tl.maximum(24 - length, 0))
+                e += (norm > ELEM_MAX_SIG).to(tl.int32)
+            scale = tl.where(e + 127 >= 255, 255, tl.maximum(e + 127, 0))
+            scale = tl.where(amax == 0, 0, scale)
+            scale = tl.where(special, 255, scale)
+            e = scale - 127
+            zero_scale = tl.zeros_like(special)
+        else:  # float scale (NVFP4): round(amax / (ELEM_MAX * ts)) RNE, saturating, computed in float64
+            ts = tl.load(ts_ptr).to(tl.float64)
+            target = amax.to(tl.float32, bitcast=True).to(tl.float64) / (ELEM_MAX * ts)  # div.rn.f64
+            tn, tsig, texp, tnan, tinf = _f64_fields(target)
+            scale = _round_raw(tn, tsig, texp, tnan, tinf, tsig, False, 64, True, S_EMIN, S_MAN, S_EXP_BITS, 8,
+                               S_MAX_CODE, S_MAX_CODE, S_NAN, False, False, True, False)
+            scale = tl.where(special, S_NAN, scale)
+            sfield = scale >> S_MAN
+            ssig = tl.where(sfield != 0, (scale & ((1 << S_MAN) - 1)) | (1 << S_MAN), scale & ((1 << S_MAN) - 1))
+            sexp = tl.maximum(sfield, 1) - (1 - S_EMIN) - S_MAN
+            svalue = ssig.to(tl.float64) * _pow2_f64(sexp)
+            divisor = svalue * ts
+            zero_scale = divisor == 0
+        neg = bits < 0
+        if POW2 and HW_FP8 != 0 and not SR:
+            v = x * tl.reshape(tl.broadcast_to(tl.reshape(_pow2_f32(-tl.minimum(e, 127)), [R, NB, 1]),
+                                               [R, NB, BS]), [R, C])
+            if HW_FP8 == 1:
+                v8 = v.to(tl.float8e4nv)
+            else:
+                v8 = v.to(tl.float8e5)
+            code = v8.to(tl.uint8, bitcast=True).to(tl.int32)
+            if VALUES:
+                elem = v8.to(tl.float32)
+        elif (not POW2) and E2M1_FAST and not SR:
+            d = tl.reshape(tl.broadcast_to(tl.reshape(divisor, [R, NB, 1]), [R, NB, BS]), [R, C])
+            a = tl.abs(x)
+            code = (a > _round_f32_down(0.25 * d)).to(tl.int32)
+            code += (a >= _round_f32_up(0.75 * d)).to(tl.int32)
+            code += (a > _round_f32_down(1.25 * d)).to(tl.int32)
+            code += (a >= _round_f32_up(1.75 * d)).to(tl.int32)
+            code += (a > _round_f32_down(2.5 * d)).to(tl.int32)
+            code += (a >= _round_f32_up(3.5 * d)).to(tl.int32)
+            code += (a > _round_f32_down(5.0 * d)).to(tl.int32)
+            code = code | (neg.to(tl.int32) << 3)
+        else:
+            rand = tl.zeros_like(bits)
+            if SR:
+                index = rows[:, None].to(tl.int64) * K + cols[None, :]
+                rand = _random24(index, key)
+            if POW2:
+                n_, sig, exp, _n, _i = _f32_fields(x)
+                exp = exp - tl.reshape(tl.broadcast_to(tl.reshape(e, [R, NB, 1]), [R, NB, BS]), [R, C])
+                never = exp != exp
+                code = _round_raw(neg, sig, exp, never, never, rand, SR, 32, True, EMIN, MAN, EXP_BITS,
+                                  WIDTH, MAX_CODE, OVER_CODE, NAN_CODE, NAN_SIGNED, NEG_ZERO, SUBNORMALS, FNUZ)
+            else:
+                d = tl.reshape(tl.broadcast_to(tl.reshape(tl.where(zero_scale, 1.0, divisor), [R, NB, 1]),
+                                                [R, NB, BS]), [R, C])
+                q = tl.where(nonfinite, 0.0, x).to(tl.float64) / d
+                qn, qsig, qexp, qnan, qinf = _f64_fields(q)
+                code = _round_raw(qn, qsig, qexp, qnan, qinf, rand, SR, 64, True, EMIN, MAN, EXP_BITS, WIDTH,
+                                  MAX_CODE, OVER_CODE, NAN_CODE, NAN_SIGNED, NEG_ZERO, SUBNORMALS, FNUZ)
+        special_e = tl.reshape(tl.broadcast_to(tl.reshape(special, [R, NB, 1]), [R, NB, BS]), [R, C])
+        zero_e = tl.reshape(tl.broadcast_to(tl.reshape(zero_scale, [R, NB, 1]), [R, NB, BS]), [R, C])
+        code = tl.where(zero_e, tl.where(neg & NEG_ZERO, 1 << (WIDTH - 1), 0), code)
+        code = tl.where(special_e, 0, code)
+        if VALUES:
+            if POW2 and HW_FP8 != 0 and not SR:
+                value = elem
+            else:
+                m = code & ((1 << (WIDTH - 1)) - 1)
+                f = m >> MAN
+                s = tl.where(f != 0, (m & ((1 << MAN) - 1)) | (1 << MAN), m & ((1 << MAN) - 1))
+                value = s.to(tl.float32) * _pow2_f32(tl.maximum(f, 1) - (1 - EMIN) - MAN)
+                value = tl.where((code >> (WIDTH - 1)) != 0, value * -1.0, value)
+            if POW2:
+                value = value * tl.reshape(tl.broadcast_to(tl.reshape(_pow2_f32(tl.maximum(e, -149)), [R, NB, 1]),
+                                                           [R, NB, BS]), [R, C])
+            else:
+                value = value * tl.reshape(tl.broadcast_to(tl.reshape(svalue.to(tl.float32), [R, NB, 1]),
+                                                           [R, NB, BS]), [R, C])
+            value = tl.where(special_e, float("nan"), value)
+            offsets = rows[:, None].to(tl.int64) * out_stride + cols[None, :]
+            if OUT_BF16:
+                tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
+            else:
+                tl.store(out_ptr + offsets, value, mask=mask)
+        else:
+            if PACK:
+                lo, hi = tl.split(tl.reshape(code, [R, C // 2, 2]))
+                packed = (lo & 15) | ((hi & 15) << 4)
+                pcols = pid_k * (C // 2) + tl.arange(0, C // 2)
+                pmask = (rows[:, None] < M) & (pcols[None, :] < (K + 1) // 2)
+                tl.store(out_ptr + rows[:, None].to(tl.int64) * out_stride + pcols[None, :], packed.to(tl.uint8),
+                         mask=pmask)
+            else:
+                tl.store(out_ptr + rows[:, None].to(tl.int64) * out_stride + cols[None, :], code.to(tl.uint8),
+                         mask=mask)
+            nblocks = (K + BS - 1) // BS
+            bcols = pid_k * NB + tl.arange(0, NB)
+            if TWO_D:
+                first = tl.arange(0, R) == 0
+                srow = pid_m + tl.zeros([R], tl.int32)
+                smask = first[:, None] & (bcols[None, :] < nblocks)
+                tl.store(scale_ptr + srow[:, None].to(tl.int64) * scale_stride + bcols[None, :],
+                         scale.to(tl.uint8), mask=smask)
+            else:
+                smask = (rows[:, None] < M) & (bcols[None, :] < nblocks)
+                tl.store(scale_ptr + rows[:, None].to(tl.int64) * scale_stride + bcols[None, :],
+                         scale.to(tl.uint8), mask=smask)
+
+    @triton.jit
+    def _block_dequant_kernel(code_ptr, code_stride, scale_ptr, scale_stride, ts_ptr, out_ptr, M, K,
+                              R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr, TWO_D: tl.constexpr,
+                              POW2: tl.constexpr, PACK: tl.constexpr, OUT_BF16: tl.constexpr,
+                              EMIN: tl.constexpr, MAN: tl.constexpr, WIDTH: tl.constexpr, NAN_MAG: tl.constexpr,
+                              INF_MAG: tl.constexpr, S_EMIN: tl.constexpr, S_MAN: tl.constexpr,
+                              S_NAN: tl.constexpr):
+        """``element * scale * tensor_scale`` from the exact float64 product, rounded once to the output."""
+        C: tl.constexpr = NB * BS
+        pid_m, pid_k = tl.program_id(0), tl.program_id(1)
+        rows = pid_m * R + tl.arange(0, R)
+        cols = pid_k * C + tl.arange(0, C)
+        mask = (rows[:, None] < M) & (cols[None, :] < K)
+        if PACK:
+            pcols = pid_k * (C // 2) + tl.arange(0, C // 2)
+            pmask = (rows[:, None] < M) & (pcols[None, :] < (K + 1) // 2)
+            p = tl.load(code_ptr + rows[:, None].to(tl.int64) * code_stride + pcols[None, :], mask=pmask,
+                        other=0).to(tl.int32)
+            code = tl.reshape(tl.join(p & 15, p >> 4), [R, C])
+        else:
+            code = tl.load(code_ptr + rows[:, None].to(tl.int64) * code_stride + cols[None, :], mask=mask,
+                           other=0).to(tl.int32)
+        bcols = pid_k * NB + tl.arange(0, NB)
+        srows = pid_m + tl.zeros([R], tl.int32) if TWO_D else rows
+        scale = tl.load(scale_ptr + srows[:, None].to(tl.int64) * scale_stride + bcols[None, :],
+                        mask=(srows[:, None] < (M + BS - 1) // BS if TWO_D else rows[:, None] < M)
+                        & (bcols[None, :] < (K + BS - 1) // BS), other=0).to(tl.int32)
+        if POW2:
+            s_nan = scale == 255
+            s_value = _pow2_f64(scale - 127)
+        else:
+            s_nan = (scale & 127) == S_NAN
+            sf = (scale & 127) >> S_MAN
+            ss = tl.where(sf != 0, (scale & ((1 << S_MAN) - 1)) | (1 << S_MAN), scale & ((1 << S_MAN) - 1))
+            s_value = ss.to(tl.float64) * _pow2_f64(tl.maximum(sf, 1) - (1 - S_EMIN) - S_MAN)
+            s_value = s_value * tl.load(ts_ptr).to(tl.float64)
+        s_value = tl.where(s_nan, float("nan"), s_value)
+        s_value = tl.reshape(tl.broadcast_to(tl.reshape(s_value, [R, NB, 1]), [R, NB, BS]), [R, C])
+        m = code & ((1 << (WIDTH - 1)) - 1)
+        f = m >> MAN
+        s = tl.where(f != 0, (m & ((1 << MAN) - 1)) | (1 << MAN), m & ((1 << MAN) - 1))
+        value = s.to(tl.float64) * _pow2_f64(tl.maximum(f, 1) - (1 - EMIN) - MAN)
+        if INF_MAG != 0:
+            value = tl.where(m == INF_MAG, float("inf"), value)
+            value = tl.where(m > INF_MAG, float("nan"), value)
+        elif NAN_MAG != 0:
+            value = tl.where(m == NAN_MAG, float("nan"), value)
+        value = tl.where((code >> (WIDTH - 1)) != 0, value * -1.0, value) * s_value
+        value = value.to(tl.float32)  # cvt.rn from the exact float64 product
+        offsets = rows[:, None].to(tl.int64) * K + cols[None, :]
+        if OUT_BF16:
+            tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
+        else:
+            tl.store(out_ptr + offsets, value, mask=mask)
+
+    @triton.jit
+    def _encode_float_kernel(x_ptr, out_ptr, count, key, scale_ptr, table_ptr, SR: tl.constexpr,
+                             SCALED: tl.constexpr, VALUES: tl.constexpr, OUT_BF16: tl.constexpr,
+                             EMIN: tl.constexpr, MAN: tl.constexpr, EXP_BITS: tl.constexpr, WIDTH: tl.constexpr,
+                             MAX_CODE: tl.constexpr, OVER_CODE: tl.constexpr, NAN_CODE: tl.constexpr,
+                             NAN_SIGNED: tl.constexpr, NEG_ZERO: tl.constexpr, SUBNORMALS: tl.constexpr,
+                             FNUZ: tl.constexpr, BLOCK: tl.constexpr):
+        offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        mask = offsets < count
+        x = tl.load(x_ptr + offsets, mask=mask, other=0).to(tl.float32)
+        if SCALED:
+            x = tl.math.div_rn(x, tl.load(scale_ptr) + tl.zeros_like(x))
+        neg, sig, exp, nan, inf = _f32_fields(x)
+        rand = tl.zeros_like(sig)
+        if SR:
+            rand = _random24(offsets, key)
+        code = _round_raw(neg, sig, exp, nan, inf, rand, SR, 32, False, EMIN, MAN, EXP_BITS, WIDTH, MAX_CODE,
+                          OVER_CODE, NAN_CODE, NAN_SIGNED, NEG_ZERO, SUBNORMALS, FNUZ)
+        if VALUES:
+            value = tl.load(table_ptr + (code & ((1 << WIDTH) - 1)), mask=mask)
+            if OUT_BF16:
+                tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
+            else:
+                tl.store(out_ptr + offsets, value, mask=mask)
+        else:
+            tl.store(out_ptr + offsets, code.to(out_ptr.dtype.element_ty), mask=mask)
+
+    @triton.jit
+    def _encode_table_kernel(x_ptr, out_ptr, count, thresholds_ptr, codes_ptr, scale_ptr, table_ptr,
+                             STEPS: tl.constexpr, POSIT: tl.constexpr, WIDTH: tl.constexpr, NAN_CODE: tl.constexpr,
+                             ZERO_MAG: tl.constexpr, SCALED: tl.constexpr, VALUES: tl.constexpr,
+                             OUT_BF16: tl.constexpr, BLOCK: tl.constexpr):
+        """Posit or LNS codes by counting fp32 thresholds at or below ``|x|`` (binary search)."""
+        offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        mask = offsets < count
+        x = tl.load(x_ptr + offsets, mask=mask, other=0).to(tl.float32)
+        if SCALED:
+            x = tl.math.div_rn(x, tl.load(scale_ptr) + tl.zeros_like(x))
+        bits = x.to(tl.int32, bitcast=True)
+        a = bits & 0x7FFFFFFF
+        idx = tl.zeros_like(a)
+        for step in tl.static_range(STEPS):
+            probe = idx + (1 << (STEPS - 1 - step))
+            idx = tl.where(tl.load(thresholds_ptr + probe - 1) <= a, probe, idx)
+        mag = tl.load(codes_ptr + idx)
+        if POSIT:
+            code = tl.where(bits < 0, (-mag) & ((1 << WIDTH) - 1), mag)
+        else:
+            code = tl.where((bits < 0) & (mag != ZERO_MAG), mag | (1 << (WIDTH - 1)), mag)
+        code = tl.where(a >= 0x7F800000, NAN_CODE, code)
+        if VALUES:
+            value = tl.load(table_ptr + code, mask=mask)
+            if OUT_BF16:
+                tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
+            else:
+                tl.store(out_ptr + offsets, value, mask=mask)
+        else:
+            tl.store(out_ptr + offsets, code.to(out_ptr.dtype.element_ty), mask=mask)
+
+    @triton.jit
+    def _decode_table_kernel(code_ptr, out_ptr, count, table_ptr, MASK: tl.constexpr, OUT_BF16: tl.constexpr,
+                             BLOCK: tl.constexpr):
+        offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        mask = offsets < count
+        code = tl.load(code_ptr + offsets, mask=mask, other=0).to(tl.int32) & MASK
+        value = tl.load(table_ptr + code, mask=mask)
+        if OUT_BF16:
+            tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
+        else:
+            tl.store(out_ptr + offsets, value, mask=mask)
+
+
+# -- host side -----------------------------------------------------------------------------------------------
+_BLOCK = 1024
+
+
+def _matrix(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as a 2-D (rows, last axis) view when possible (strides kept), else a reshaped copy."""
+    if x.dim() == 2:
+        return x
+    return x.reshape(-1, x.shape[-1])
+
+
+def _tile_shape(fmt: BlockFormat, two_d: bool, K: int) -> tuple[int, int]:
+    """(rows, blocks) of one program's tile."""
+    if two_d:
+        return fmt.block_size, max(1, min(64 // fmt.block_size, triton.next_power_of_2(-(-K // fmt.block_size))))
+    nb = max(1, min(128 // fmt.block_size, triton.next_power_of_2(-(-K // fmt.block_size))))
+    return max(1, 2048 // (nb * fmt.block_size)), nb
+
+
+def _check_block(fmt: BlockFormat, x: torch.Tensor, rounding: str, rht_seed):
+    if not isinstance(fmt.element, FloatFormat):
+        raise ValueError(f"the Triton block kernels take float elements; {fmt.name} has {fmt.element.name}")
+    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
+        raise ValueError(f"block quantize takes float32/bfloat16/float16 input, not {x.dtype}")
+    if rounding not in ("rne", "sr"):
+        raise ValueError(f"rounding must be 'rne' or 'sr', not {rounding!r}")
+    if rht_seed is not None and (fmt.block_size != 16 or x.shape[-1] % 16):
+        raise ValueError("the fused Hadamard transform needs 16-element blocks and a last axis that is a multiple of 16")
+
+
+def tensor_scale(fmt: BlockFormat, x: torch.Tensor, rht_seed: int | None = None) -> torch.Tensor:
+    """NVFP4's fp32 tensor scale of ``x`` (after the RHT with ``rht_seed``) as a 1-element CUDA tensor."""
+    from .block import rht_signs
+
+    m = _matrix(x)
+    amax = torch.zeros(1, dtype=torch.int32, device=x.device)
+    R, C = 32, 64
+    _amax_kernel[(triton.cdiv(m.shape[0], R), triton.cdiv(m.shape[1], C))](
+        m, m.stride(0), m.stride(1), m.shape[0], m.shape[1], amax, RHT=rht_seed is not None,
+        SIGNS=rht_signs(rht_seed) if rht_seed is not None else 0, R=R, C=C)
+    ts = torch.empty(1, dtype=torch.float32, device=x.device)
+    _tensor_scale_kernel[(1,)](amax, ts, LIMIT=float(fmt.element_max * fmt.scale.max_finite))
+    return ts
+
+
+def _scale_params(fmt: BlockFormat) -> dict:
+    if isinstance(fmt.scale, ScaleFormat):
+        return dict(S_EMIN=0, S_MAN=0, S_EXP_BITS=8, S_MAX_CODE=254, S_NAN=255)
+    s = fmt.scale
+    return dict(S_EMIN=s.emin, S_MAN=s.man_bits, S_EXP_BITS=s.exp_bits, S_MAX_CODE=s.max_code, S_NAN=s.nan_code)
+
+
+def block_quantize(fmt: BlockFormat, x: torch.Tensor, ts: torch.Tensor | None = None, rounding: str = "rne",
+                   seed: int = 0, two_d: bool = False, rht_seed: int | None = None, values: bool = False,
+                   dtype=torch.bfloat16):
+    """``(codes, scales, ts)`` of ``x`` (CUDA, float32/bf16/fp16, any strides) as :func:`gpu_ref.block.quantize`
+    of ``rht16(x, rht_seed)`` (4-bit codes packed by :func:`gpu_ref.block.pack_nibbles`); with ``values``,
+    ``(element * block scale in dtype, ts)`` as :func:`gpu_ref.block.fake_quantize`.  ``ts``: NVFP4's tensor
+    scale (a 1-element fp32 tensor), computed on the device when None."""
+    from .block import rht_signs
+    from .numerics import seed_key
+
+    _check_block(fmt, x, rounding, rht_seed)
+    m = _matrix(x)
+    M, K = m.shape
+    pow2 = isinstance(fmt.scale, ScaleFormat)
+    if fmt.tensor_scale:
+        ts = tensor_scale(fmt, m, rht_seed) if ts is None else ts.reshape(1).float()
+    else:
+        ts = torch.ones(1, dtype=torch.float32, device=x.device)
+    R, NB = _tile_shape(fmt, two_d, K)
+    C = NB * fmt.block_size
+    pack = fmt.element.width <= 4
+    if values:
+        out = torch.empty(M, K, dtype=dtype, device=x.device)
+        out_stride, scales, scale_stride = K, out, 0
+    else:
+        out = torch.empty(M, (K + 1) // 2 if pack else K, dtype=torch.uint8, device=x.device)
+        nblocks = -(-K // fmt.block_size)
+        scales = torch.empty(-(-M // fmt.block_size) if two_d else M, nblocks, dtype=torch.uint8, device=x.device)
+        out_stride, scale_stride = out.shape[1], nblocks
+    e = fmt.element
+    hw = {"e4m3": 1, "e5m2": 2}.get(e.name, 0) if pow2 else 0
+    emax_sig = int(round(fmt.element_max / 2.0 ** e.emax * 2 ** 23))
+    _block_quant_kernel[(triton.cdiv(M, R), triton.cdiv(K, C))](
+        m, m.stride(0), m.stride(1), M, K, out, out_stride, scales, scale_stride, ts,
+        seed_key(seed) if rounding == "sr" else 0, R=R, NB=NB, BS=fmt.block_size, TWO_D=two_d, POW2=pow2,
+        CEIL=fmt.rule.value == "ceil", ELEM_EMAX=e.emax, ELEM_MAX_SIG=emax_sig, HW_FP8=hw,
+        E2M1_FAST=e.name == "e2m1", ELEM_MAX=float(fmt.element_max), SR=rounding == "sr", RHT=rht_seed is not None,
+        SIGNS=rht_signs(rht_seed) if rht_seed is not None else 0, VALUES=values, OUT_BF16=dtype == torch.bfloat16,
+        PACK=pack and not values, **_scale_params(fmt), **_float_params(e, True))
+    if values:
+        return out.reshape(x.shape), ts
+    return out, scales, ts
+
+
+def block_dequantize(fmt: BlockFormat, codes: torch.Tensor, scales: torch.Tensor, ts: torch.Tensor | None,
+                     count: int, two_d: bool = False, dtype=torch.float32) -> torch.Tensor:
+    """Values of :func:`block_quantize`'s codes (``count`` elements per row) in ``dtype``: the exact float64
+    ``element * scale * ts`` rounded once (float32) or via float32 (bf16), NaN throughout NaN-scaled blocks."""
+    M = codes.shape[0]
+    pow2 = isinstance(fmt.scale, ScaleFormat)
+    ts = torch.ones(1, dtype=torch.float32, device=codes.device) if ts is None else ts.reshape(1).float()
+    R, NB = _tile_shape(fmt, two_d, count)
+    out = torch.empty(M, count, dtype=dtype, device=codes.device)
+    e = fmt.element
+    _block_dequant_kernel[(triton.cdiv(M, R), triton.cdiv(count, NB * fmt.block_size))](
+        codes.contiguous(), codes.shape[1], scales.contiguous(), scales.shape[1], ts, out, M, count, R=R, NB=NB,
+        BS=fmt.block_size, TWO_D=two_d, POW2=pow2, PACK=e.width <= 4, OUT_BF16=dtype == torch.bfloat16,
+        EMIN=e.emin, MAN=e.man_bits, WIDTH=e.width,
+        NAN_MAG=e.nan_code if e.special is Special.FN else 0, INF_MAG=e.inf_code if e.special is Special.IEEE else 0,
+        S_EMIN=fmt.scale.emin if not pow2 else 0, S_MAN=fmt.scale.man_bits if not pow2 else 0,
+        S_NAN=fmt.scale.nan_code if not pow2 else 255)
+    return out
+
+
+# -- elementwise ---------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _decode_table(fmt, device: str) -> torch.Tensor:
+    """fp32 value of every code of ``fmt`` by the reference decoder."""
+    from . import lns, numerics
+
+    codes = torch.arange(1 << fmt.width)
+    if isinstance(fmt, FloatFormat):
+        values = numerics.decode_float(fmt, codes)
+    elif isinstance(fmt, PositFormat):
+        values = numerics.decode_posit(fmt, codes)
+    else:
+        values = lns.lns_decode(codes >> fmt.log_bits == 1, _lns_log(fmt, codes), fmt, torch.float64)
+    return values.float().to(device)
+
+
+def _lns_log(fmt: LNSFormat, codes):
+    raw = codes & ((1 << fmt.log_bits) - 1)
+    return torch.where(raw >= fmt.zero_code, raw - (1 << fmt.log_bits), raw).int()
+
+
+def _reference_encode(fmt, x: torch.Tensor) -> torch.Tensor:
+    from . import lns, numerics
+
+    if isinstance(fmt, PositFormat):
+        return numerics.encode_posit(fmt, x)
+    sign, log = lns.lns_encode(x, fmt)
+    return lns.lns_codes(sign, log, fmt)
+
+
+@functools.lru_cache(maxsize=None)
+def _encode_tables(fmt, device: str):
+    """(thresholds, magnitude codes, steps): thresholds[j] = the smallest fp32 bit pattern that the reference
+    encodes at or above magnitude rank j + 1 (padded with 0x7FFFFFFF to a power of two)."""
+    values = _decode_table(fmt, "cpu").double()
+    if isinstance(fmt, PositFormat):
+        mags = torch.arange(0, 1 << (fmt.n - 1))  # 0, minpos .. maxpos in increasing order
+    else:
+        logs = torch.arange(fmt.min_log, fmt.max_log + 1)
+        mags = torch.cat([torch.tensor([fmt.zero_log & ((1 << fmt.log_bits) - 1)]), logs & ((1 << fmt.log_bits) - 1)])
+    rank_of = torch.zeros(1 << (fmt.width - 1), dtype=torch.int64)
+    rank_of[mags] = torch.arange(len(mags))
+
+    def rank(bits):
+        codes = _reference_encode(fmt, bits.int().view(torch.float32))
+        return rank_of[codes & ((1 << (fmt.width - 1)) - 1)]
+
+    targets = torch.arange(1, len(mags))
+    lo = torch.zeros(len(targets), dtype=torch.int64)          # rank(lo) < target
+    hi = torch.full((len(targets),), 0x7F7FFFFF, dtype=torch.int64)  # rank(hi) >= target
+    for _ in range(32):
+        mid = (lo + hi) // 2
+        ok = rank(mid) >= targets
+        hi, lo = torch.where(ok, mid, hi), torch.where(ok, lo, mid)
+    steps = max(1, (len(targets)).bit_length())
+    table = torch.full((1 << steps,), 0x7FFFFFFF, dtype=torch.int32)
+    table[:len(targets)] = hi.int()
+    codes = torch.zeros(1 << steps, dtype=torch.int32)
+    codes[:len(mags)] = mags.int()
+    return table.to(device), codes.to(device), steps
+
+
+def encode_float(fmt: FloatFormat, x: torch.Tensor, saturate: bool = False, rounding: str = "rne",
+                 seed: int = 0) -> torch.Tensor:
+    """int64 codes of a CUDA float32 tensor in ``fmt`` (the PyTorch path's ``encode_float``)."""
+    return encode(fmt, x, rounding, seed, saturate=saturate).long()
+
+
+def _elementwise(fmt, x, out, rounding="rne", seed=0, scale=None, values=False, saturate=False):
+    from .numerics import seed_key
+
+    flat = x.contiguous().reshape(-1)
+    grid = (triton.cdiv(flat.numel(), _BLOCK),)
+    scale_t = scale if scale is not None else flat
+    table = _decode_table(fmt, str(x.device)) if values else flat
+    if isinstance(fmt, FloatFormat):
+        _encode_float_kernel[grid](flat, out, flat.numel(), seed_key(seed) if rounding == "sr" else 0, scale_t,
+                                   table, SR=rounding == "sr", SCALED=scale is not None, VALUES=values,
+                                   OUT_BF16=out.dtype == torch.bfloat16, BLOCK=_BLOCK,
+                                   **_float_params(fmt, saturate))
+    else:
+        if rounding != "rne":
+            raise ValueError(f"{fmt.name}: the Triton encoder rounds posits and LNS to nearest only")
+        thresholds, codes, steps = _encode_tables(fmt, str(x.device))
+        posit = isinstance(fmt, PositFormat)
+        _encode_table_kernel[grid](flat, out, flat.numel(), thresholds, codes, scale_t, table, STEPS=steps,
+                                   POSIT=posit, WIDTH=fmt.width,
+                                   NAN_CODE=fmt.nar_code if posit else (1 << fmt.log_bits) | (fmt.zero_log & ((1 << fmt.log_bits) - 1)),
+                                   ZERO_MAG=0 if posit else fmt.zero_log & ((1 << fmt.log_bits) - 1),
+                                   SCALED=scale is not None, VALUES=values, OUT_BF16=out.dtype == torch.bfloat16,
+                                   BLOCK=_BLOCK)
     return out.reshape(x.shape)
+
+
+def encode(fmt, x: torch.Tensor, rounding: str = "rne", seed: int = 0, saturate: bool = False) -> torch.Tensor:
+    """Codes (uint8 up to 8 bits, int32 above) of CUDA ``x`` in a float, posit or LNS format."""
+    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
+        raise ValueError(f"encode takes float32/bfloat16/float16 input, not {x.dtype}")
+    out = torch.empty(x.numel(), dtype=torch.uint8 if fmt.width <= 8 else torch.int32, device=x.device)
+    return _elementwise(fmt, x, out, rounding, seed, saturate=saturate)
+
+
+def decode(fmt, codes: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+    """Values of codes of a float, posit or LNS format (table of the reference decoder)."""
+    flat = codes.contiguous().reshape(-1)
+    out = torch.empty(flat.numel(), dtype=dtype, device=codes.device)
+    _decode_table_kernel[(triton.cdiv(flat.numel(), _BLOCK),)](
+        flat, out, flat.numel(), _decode_table(fmt, str(codes.device)), MASK=(1 << fmt.width) - 1,
+        OUT_BF16=dtype == torch.bfloat16, BLOCK=_BLOCK)
+    return out.reshape(codes.shape)
+
+
+def fake_quantize_elementwise(fmt, x: torch.Tensor, scale: torch.Tensor | None = None, rounding: str = "rne",
+                              seed: int = 0, dtype=torch.bfloat16) -> torch.Tensor:
+    """``decode(encode(x / scale))`` in ``dtype`` in one pass (``scale``: a 1-element tensor, a power of two)."""
+    out = torch.empty(x.numel(), dtype=dtype, device=x.device)
+    return _elementwise(fmt, x, out, rounding, seed, scale=scale, values=True)

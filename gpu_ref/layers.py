@@ -5,7 +5,10 @@ Each ``*_linear(x, weight, layer)`` function is what a
 precision's.  Emulated precisions quantize every operand of the forward and
 both backward matmuls along that matmul's reduction axis with the bit-exact
 quantizers of :mod:`gpu_ref` (blocks for MX/NVFP4; a power-of-two per-tensor
-RMS scale, then the format, for posits and LNS) and multiply in fp32.
+RMS scale, then the format, for posits and LNS) and multiply as the
+precision's ``matmul`` says: bf16 tensor cores with fp32 results where the
+quantized operands are exact in bf16 (the tensor scales multiply the result),
+fp32 otherwise.
 """
 
 from __future__ import annotations
@@ -17,70 +20,76 @@ import torch.nn.functional as F
 
 from hw import formats
 
-from . import block as gblock
-from . import lns as glns
-from . import numerics as N
-from . import precisions
+from . import precisions, quant
 
-__all__ = ["fake_quant", "bf16_linear", "fp8_linear", "fake_quant_linear", "QLinear"]
+__all__ = ["quantize_operand", "fake_quant", "bf16_linear", "fp8_linear", "fake_quant_linear", "QLinear"]
 
 
 def _pow2_rms_scale(x: torch.Tensor) -> torch.Tensor:
-    rms = x.float().pow(2).mean().sqrt()
-    return torch.where(rms > 0, torch.exp2(torch.round(torch.log2(rms))), torch.ones_like(rms))
+    """A 1-element float32 power of two near the RMS of ``x`` (1 for all zeros), computed on the device."""
+    rms = torch.linalg.vector_norm(x, dtype=torch.float32) / math.sqrt(max(x.numel(), 1))
+    return torch.where(rms > 0, torch.exp2(torch.round(torch.log2(rms))), torch.ones_like(rms)).reshape(1)
+
+
+def quantize_operand(precision: str, x: torch.Tensor, rht_seed: int | None = None):
+    """``(values, scale)`` of a 2-D matmul operand (blocks along its last axis): ``x ~= values * scale``.
+
+    Block formats: ``values`` = element x block scale, exact in bf16, ``scale``
+    the fp32 tensor scale (NVFP4; 1 for MX); ``rht_seed``: the 16-point random
+    Hadamard transform first.  Posits and LNS: ``values`` = the format's values
+    of ``x / scale`` in the precision's matmul dtype, ``scale`` a power of two near the RMS.
+    Triton kernels on CUDA, the bit-identical PyTorch reference elsewhere (:mod:`gpu_ref.quant`).
+    """
+    spec = precisions.get(precision)
+    fmt = formats.get(spec.fmt)
+    if isinstance(fmt, formats.BlockFormat):
+        return quant.block_fake_quantize(fmt, x, rht_seed)
+    scale = _pow2_rms_scale(x)
+    dtype = torch.bfloat16 if spec.matmul == "bf16" else torch.float32
+    return quant.elementwise_fake_quantize(fmt, x, scale, dtype), scale
 
 
 def fake_quant(precision: str, x: torch.Tensor) -> torch.Tensor:
-    """``x`` (fp32) quantized to ``precision`` and back, blocks along the last axis; bit-exact gpu_ref quantizers."""
-    fmt = formats.get(precisions.get(precision).fmt)
-    x = x.float()
-    if isinstance(fmt, formats.BlockFormat):
-        shape = x.shape
-        flat = x.reshape(-1, shape[-1])
-        elements, scales, ts = gblock.quantize(fmt, flat)
-        return gblock.dequantize(fmt, elements, scales, ts).reshape(shape).float()
-    scale = _pow2_rms_scale(x)
-    y = x / scale
-    if isinstance(fmt, formats.PositFormat):
-        q = N.decode_posit(fmt, N.encode_posit(fmt, y))
+    """``x`` (fp32) quantized to ``precision`` and back in fp32, blocks along the last axis."""
+    values, scale = quantize_operand(precision, x.reshape(-1, x.shape[-1]))
+    return (values.float() * scale).reshape(x.shape)
+
+
+def _matmul(a, b, scale_a, scale_b, matmul: str):
+    """``(a @ b.T) * scale_a * scale_b`` in fp32: bf16 operands on tensor cores with fp32 results, or fp32."""
+    if matmul == "bf16" and a.is_cuda:
+        y = torch.mm(a, b.t(), out_dtype=torch.float32)
     else:
-        sign, log = glns.lns_encode(y, fmt)
-        q = glns.lns_decode(sign, log, fmt)
-    return (q.float() * scale).to(x.dtype)
-
-
-def _hadamard(n: int, seed: int, device) -> torch.Tensor:
-    """``n x n`` random Hadamard transform ``H diag(signs) / sqrt(n)`` (orthonormal)."""
-    h = torch.ones(1, 1)
-    while h.shape[0] < n:
-        h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
-    signs = torch.randint(0, 2, (n,), generator=torch.Generator().manual_seed(seed)).float() * 2 - 1
-    return (h * signs / math.sqrt(n)).to(device)
+        y = a.float() @ b.float().t()
+    return y * (scale_a * scale_b)
 
 
 class _FakeQuantLinear(torch.autograd.Function):
     """``x @ w.T`` with every matmul operand quantized along that matmul's reduction axis."""
 
     @staticmethod
-    def forward(ctx, x, w, precision, rht):
+    def forward(ctx, x, w, precision, rht_seed):
         ctx.save_for_backward(x, w)
-        ctx.precision, ctx.rht = precision, rht
-        q = lambda t: fake_quant(precision, t)
-        return q(x) @ q(w).t()
+        ctx.precision, ctx.rht_seed = precision, rht_seed
+        matmul = precisions.get(precision).matmul
+        x2 = x.reshape(-1, x.shape[-1])
+        qx, sx = quantize_operand(precision, x2)
+        qw, sw = quantize_operand(precision, w)
+        y = _matmul(qx, qw, sx, sw, matmul)
+        return y.reshape(*x.shape[:-1], w.shape[0])
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        q = lambda t: fake_quant(ctx.precision, t)
-        g2, x2 = g.reshape(-1, g.shape[-1]).float(), x.reshape(-1, x.shape[-1]).float()
-        dx = q(g2) @ q(w.t().contiguous()).t()                # reduction over out-features
-        gt, xt = g2.t().contiguous(), x2.t().contiguous()    # wgrad: reduction over tokens
-        if ctx.rht is not None:
-            m = gt.shape[1] - gt.shape[1] % 16
-            h = ctx.rht
-            gt = torch.cat([(gt[:, :m].reshape(gt.shape[0], -1, 16) @ h).reshape(gt.shape[0], m), gt[:, m:]], 1)
-            xt = torch.cat([(xt[:, :m].reshape(xt.shape[0], -1, 16) @ h).reshape(xt.shape[0], m), xt[:, m:]], 1)
-        dw = q(gt) @ q(xt).t()
+        p = ctx.precision
+        matmul = precisions.get(p).matmul
+        g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        qg, sg = quantize_operand(p, g2)
+        qwt, swt = quantize_operand(p, w.t())
+        dx = _matmul(qg, qwt, sg, swt, matmul)                            # reduction over out-features
+        qgt, sgt = quantize_operand(p, g2.t(), ctx.rht_seed)            # wgrad: reduction over tokens
+        qxt, sxt = quantize_operand(p, x2.t(), ctx.rht_seed)
+        dw = _matmul(qgt, qxt, sgt, sxt, matmul)
         return dx.reshape(x.shape).to(x.dtype), dw.to(w.dtype), None, None
 
 
@@ -128,18 +137,39 @@ def bf16_linear(x, weight, layer):
     return F.linear(x, weight)
 
 
+#: Which implementation runs the native FP8 precisions: ``torchao`` (its float8 training, the default where
+#: torchao imports) or ``own`` (this module's ``torch._scaled_mm`` recipe); read when a QLinear is built.
+FP8_ENGINES = ("torchao", "own")
+fp8_engine = "torchao"
+
+
+def _torchao_float8(fan_in: int, fan_out: int, scaling: str, weight: torch.nn.Parameter):
+    """A torchao ``Float8Linear`` in the named recipe sharing ``weight``, or None where torchao does not import."""
+    try:
+        from torchao.float8 import Float8LinearConfig
+        from torchao.float8.float8_linear import Float8Linear
+    except Exception:  # noqa: BLE001 - no torchao (or a broken install): this module's own FP8 path runs
+        return None
+    module = Float8Linear(fan_in, fan_out, bias=False, config=Float8LinearConfig.from_recipe_name(scaling))
+    module.weight = weight
+    return module
+
+
 def fp8_linear(x, weight, layer):
-    """``x @ weight.T`` through ``torch._scaled_mm`` in the layer's FP8 recipe (forward and both backward matmuls)."""
+    """``x @ weight.T`` in the layer's FP8 recipe: torchao's float8 training (:data:`fp8_engine` ``torchao``),
+    else ``torch._scaled_mm`` with this module's scales (forward and both backward matmuls)."""
+    if layer.float8 is not None:
+        return layer.float8(x)
     spec = layer.spec
     return _Fp8Linear.apply(x.to(torch.bfloat16), weight.to(torch.bfloat16), spec.scaling == "rowwise",
                             _FP8_DTYPES[spec.grad_fmt])
 
 
 def fake_quant_linear(x, weight, layer):
-    """``x @ weight.T`` in fp32 with every matmul operand quantized to the layer's precision and back."""
-    rht = _hadamard(16, layer.rht_seed, x.device) if layer.spec.rht else None
+    """``x @ weight.T`` with every matmul operand quantized to the layer's precision (fp32 result)."""
+    rht_seed = layer.rht_seed if layer.spec.rht else None
     with torch.autocast(x.device.type, enabled=False):
-        return _FakeQuantLinear.apply(x.float(), weight.float(), layer.spec.name, rht)
+        return _FakeQuantLinear.apply(x, weight, layer.spec.name, rht_seed)
 
 
 class QLinear(torch.nn.Module):
@@ -152,6 +182,9 @@ class QLinear(torch.nn.Module):
         self.precision = precision
         self.rht_seed = seed
         self._linear = self.spec.linear_function()
+        self.float8 = None
+        if self.spec.native and self.spec.scaling and fp8_engine == "torchao":
+            self.float8 = _torchao_float8(fan_in, fan_out, self.spec.scaling, self.weight)
 
     def forward(self, x):
         return self._linear(x, self.weight, self)

@@ -25,7 +25,7 @@ from hw.formats import FloatFormat, IntFormat, PositFormat, QuireFormat, Special
 
 from . import kernels
 
-__all__ = ["NATIVE", "NATIVE_ENCODE", "bit_length", "float_fields", "pow2", "value_from_raw", "round_float", "encode_float", "decode_float",
+__all__ = ["NATIVE", "NATIVE_ENCODE", "bit_length", "sr_threshold", "seed_key", "counter_random24", "float_fields", "pow2", "value_from_raw", "round_float", "encode_float", "decode_float",
            "unpack_float", "unpack_posit", "round_posit", "encode_posit", "decode_posit", "encode_int", "decode_int",
            "Limbs", "multiply_raw", "lanes", "sum_raw", "mul", "round_mul", "mac", "quire_mac", "quire_readout"]
 
@@ -73,12 +73,17 @@ def value_from_raw(neg, sig, exp) -> torch.Tensor:
 
 
 def round_float(fmt: FloatFormat, neg, sig, exp, nan=None, inf=None, rounding: str = "rne", saturate: bool = False,
-                nan_sign: bool = False) -> torch.Tensor:
-    """Codes of ``fmt`` for exact values (the golden ``FloatFormat.pack``): RNE or RTZ, the format's overflow rule.
+                nan_sign: bool = False, random=None) -> torch.Tensor:
+    """Codes of ``fmt`` for exact values (the golden ``FloatFormat.pack``): RNE, RTZ or stochastic, the format's
+    overflow rule.
 
-    ``sig`` (int64, < 2**63) may carry a sticky 1 in its LSB two or more places
-    below the rounding position.  NaN gives the canonical NaN (signed when
-    ``nan_sign``, as encode does).
+    ``sig`` (int64, < 2**62) may carry a sticky 1 in its LSB two or more places
+    below the rounding position (RNE/RTZ only).  NaN gives the canonical NaN
+    (signed when ``nan_sign``, as encode does).  ``rounding="sr"`` with
+    ``random`` (int64 in ``[0, 2**24)``, see :func:`counter_random24`) rounds
+    the magnitude up when ``random < ceil(rem * 2**24 / 2**shift)``, ``rem``
+    being the ``shift`` dropped bits: probability ``rem / 2**shift`` to within
+    ``2**-24``; overflow as RNE's.
     """
     nan = torch.zeros_like(neg) if nan is None else nan
     inf = torch.zeros_like(neg) if inf is None else inf
@@ -88,11 +93,13 @@ def round_float(fmt: FloatFormat, neg, sig, exp, nan=None, inf=None, rounding: s
     shift = lsb - exp
     right = shift.clamp(0, 63)
     kept = torch.where(shift > 0, sig >> right, sig << (-shift).clamp(0, 62))
+    rem = sig & ((torch.ones_like(sig) << right) - 1)
     if rounding == "rne":
-        rem = sig & ((torch.ones_like(sig) << right) - 1)
         half = torch.where(right > 0, torch.ones_like(sig) << (right - 1).clamp(min=0), 0)
         up = (shift > 0) & (shift < 64) & ((rem > half) | ((rem == half) & ((kept & 1) == 1)))  # sig < 2**63
         kept = kept + up.long()
+    elif rounding == "sr":
+        kept = kept + ((shift > 0) & (random < sr_threshold(rem, shift))).long()
     binade = torch.clamp(lsb - fmt.emin + fmt.man_bits, max=1 << (fmt.exp_bits + 1))
     code = torch.where(kept == 0, 0, (binade << fmt.man_bits) + kept)
     if not fmt.subnormals:
@@ -116,6 +123,38 @@ def round_float(fmt: FloatFormat, neg, sig, exp, nan=None, inf=None, rounding: s
     return torch.where(nan, nan_code, code)
 
 
+def sr_threshold(rem, shift):
+    """``ceil(rem * 2**24 / 2**shift)`` exactly (int64; ``rem < 2**min(shift, 62)``): stochastic rounding goes up
+    when a 24-bit random integer is below it."""
+    k = (shift - 24).clamp(min=0)
+    up = (rem + (torch.ones_like(rem) << k.clamp(max=61)) - 1) >> k.clamp(max=61)
+    return torch.where(shift <= 24, rem << (24 - shift).clamp(0, 24), torch.where(k >= 61, (rem > 0).long(), up))
+
+
+def _mix32(x):
+    """Wellons' lowbias32 integer hash on int64 tensors holding uint32 values (products split to stay < 2**48)."""
+    def mul(v, c):
+        return ((v * (c & 0xFFFF)) + (((v * (c >> 16)) & 0xFFFF) << 16)) & 0xFFFFFFFF
+
+    x = x ^ (x >> 16)
+    x = mul(x, 0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = mul(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def seed_key(seed: int) -> int:
+    """The 32-bit key of a seed (a Python int), shared by the PyTorch path and the Triton kernels."""
+    return int(_mix32(torch.tensor([(seed ^ 0x9E3779B9) & 0xFFFFFFFF]))[0])
+
+
+def counter_random24(seed: int, index: torch.Tensor) -> torch.Tensor:
+    """24 random bits per element, a pure function of (seed, element index): ``mix32(mix32(lo ^ key) ^ hi) >> 8``
+    with ``lo``/``hi`` the index's 32-bit halves (a counter-based generator, so the CPU reproduces the GPU's bits)."""
+    index = index.long()
+    return _mix32(_mix32((index & 0xFFFFFFFF) ^ seed_key(seed)) ^ (index >> 32)) >> 8
+
+
 def unpack_float(fmt: FloatFormat, codes):
     """Exact ``(neg, sig, exp, nan, inf)`` of codes of ``fmt`` (the golden ``unpack``)."""
     codes = codes.long() & ((1 << fmt.width) - 1)
@@ -136,8 +175,14 @@ def unpack_float(fmt: FloatFormat, codes):
     return neg, torch.where(nan | inf, 0, sig), exp, nan, inf
 
 
-def encode_float(fmt: FloatFormat, x: torch.Tensor, saturate: bool = False) -> torch.Tensor:
-    """Codes of ``x`` (float32 or float64) rounded to nearest even into ``fmt`` (the golden ``encode``)."""
+def encode_float(fmt: FloatFormat, x: torch.Tensor, saturate: bool = False, rounding: str = "rne",
+                 seed: int = 0) -> torch.Tensor:
+    """Codes of ``x`` (float32 or float64) rounded to nearest even into ``fmt`` (the golden ``encode``), or
+    stochastically (``rounding="sr"``) with :func:`counter_random24` bits of (``seed``, flat element index)."""
+    if rounding == "sr":
+        neg, sig, exp, nan, inf = float_fields(x)
+        random = counter_random24(seed, torch.arange(x.numel(), device=x.device).reshape(x.shape))
+        return round_float(fmt, neg, sig, exp, nan, inf, "sr", saturate, True, random)
     if x.dtype == torch.float32 and (fmt.name, saturate) in NATIVE_ENCODE:
         codes = x.to(NATIVE[fmt.name]).view(torch.uint8).long()
         sign = torch.signbit(x).long() << (fmt.width - 1) if fmt.special is not Special.FNUZ else 0

@@ -34,7 +34,11 @@ class Precision:
     Hadamard transform on the weight-gradient operands (NVFP4 recipe).
     ``optimizer``: ``adamw`` or ``madam_lns`` (weights held in LNS).
     ``gpu_peak``: the key of the matrix mode in ``results/h100/peaks_*.json``
-    its matmuls run at (None for emulated precisions).
+    its matmuls run at (None for emulated precisions).  ``matmul`` (emulated
+    precisions): ``bf16`` where every quantized operand value is exact in bf16
+    (bf16 tensor cores, fp32 results: what the emulated hardware computes up to
+    the order of fp32 additions), ``fp32`` where it is not (posit16's 12
+    fraction bits, lns8's irrational roots).
     """
 
     name: str
@@ -47,6 +51,7 @@ class Precision:
     grad_fmt: str | None = None
     rht: bool = False
     gpu_peak: str | None = None
+    matmul: str = "bf16"
 
     def linear_function(self):
         """The autograd-aware ``f(x, weight, layer)`` of :mod:`gpu_ref.layers` (imports torch)."""
@@ -69,9 +74,10 @@ _RECORDS = [
     Precision("nvfp4_rht", "nvfp4", False, "fake_quant_linear",
               "NVFP4, with a 16-point random Hadamard transform on the weight-gradient operands", rht=True),
     Precision("posit8", "posit8", False, "fake_quant_linear", "posit8 after a power-of-two per-tensor RMS scale"),
-    Precision("posit16", "posit16", False, "fake_quant_linear", "posit16 after a power-of-two per-tensor RMS scale"),
+    Precision("posit16", "posit16", False, "fake_quant_linear", "posit16 after a power-of-two per-tensor RMS scale",
+              matmul="fp32"),
     Precision("lns8", "lns8", False, "fake_quant_linear", "lns8 after a power-of-two per-tensor RMS scale",
-              optimizer="madam_lns"),
+              optimizer="madam_lns", matmul="fp32"),
 ]
 
 #: Every precision by name, in the order tables list them.
