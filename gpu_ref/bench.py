@@ -56,8 +56,14 @@ def _torchao(fmt, x: torch.Tensor, ts: torch.Tensor | None) -> dict:
     return out
 
 
-def measure(elements: int) -> dict:
+def measure(elements: int, progress: str | None = None) -> dict:
+    """The figures; with ``progress``, the JSON so far is rewritten there after every row (a run cut short
+    keeps what it measured).  Rows run from the core quantizers to the optional ones."""
+    import json
+
     import torch._dynamo
+
+    from hw.files import write_atomic
 
     torch._dynamo.config.cache_size_limit = 64
     x32 = torch.randn(elements // 8192, 8192, device="cuda")
@@ -67,39 +73,47 @@ def measure(elements: int) -> dict:
     result = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
               "triton": __import__("triton").__version__, "elements": n, "copy_gbs": round(copy, 1), "kernels": {}}
     rows = result["kernels"]
-    for name in ("mxfp8_e4m3", "nvfp4", "mxfp4"):
-        fmt = formats.get(name)
+
+    def add(key, row):
+        if "gbs" in row:
+            row["of_copy"] = round(row["gbs"] / copy, 3)
+        rows[key] = row
+        print(key, row, flush=True)
+        if progress:
+            write_atomic(progress, json.dumps(result, indent=1))
+
+    formats_ = [formats.get(name) for name in ("mxfp8_e4m3", "nvfp4", "mxfp4")]
+    scales = {fmt.name: kernels.tensor_scale(fmt, xb) if fmt.tensor_scale else None for fmt in formats_}
+    for fmt in formats_:  # the quantizers the issue sets targets for, then torchao's, first
         coded = n * fmt.element.width // 8 + n // fmt.block_size
-        for label, x in (("bf16", xb), ("fp32", x32)):
-            ts = kernels.tensor_scale(fmt, x) if fmt.tensor_scale else None
-            rows[f"{name}_quantize_{label}"] = _entry(
-                peaks.time_ms(lambda: kernels.block_quantize(fmt, x, ts=ts)), n * x.element_size() + coded)
-            if fmt.tensor_scale:
-                rows[f"{name}_quantize_{label}_with_tensor_scale"] = _entry(
-                    peaks.time_ms(lambda: kernels.block_quantize(fmt, x)), 2 * n * x.element_size() + coded)
-        ts = kernels.tensor_scale(fmt, xb) if fmt.tensor_scale else None
-        codes, scales, ts = kernels.block_quantize(fmt, xb, ts=ts)
-        rows[f"{name}_dequantize_bf16"] = _entry(
-            peaks.time_ms(lambda: kernels.block_dequantize(fmt, codes, scales, ts, xb.shape[1], dtype=torch.bfloat16)),
-            coded + 2 * n)
-        rows[f"{name}_fake_quantize_bf16"] = _entry(
-            peaks.time_ms(lambda: kernels.block_quantize(fmt, xb, ts=ts, values=True)), 4 * n)
+        ts = scales[fmt.name]
+        add(f"{fmt.name}_quantize_bf16", _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, xb, ts=ts)),
+                                                2 * n + coded))
         ao = _torchao(fmt, xb, ts)
         result.setdefault("torchao_version", ao.get("version"))
         for job, nbytes in (("quantize", 2 * n + coded), ("dequantize", coded + 2 * n)):
-            if f"{job}_ms" in ao:
-                rows[f"{name}_{job}_bf16_torchao"] = _entry(ao[f"{job}_ms"], nbytes)
-            else:
-                rows[f"{name}_{job}_bf16_torchao"] = {"error": ao.get("error", "not measured")}
-    for name, rounding in (("e4m3", "rne"), ("e4m3", "sr"), ("e2m1", "sr"), ("posit8", "rne"), ("posit16", "rne"),
-                           ("lns8", "rne")):
+            key = f"{fmt.name}_{job}_bf16_torchao"
+            add(key, _entry(ao[f"{job}_ms"], nbytes) if f"{job}_ms" in ao else {"error": ao.get("error", "not measured")})
+    for fmt in formats_:
+        coded = n * fmt.element.width // 8 + n // fmt.block_size
+        ts = scales[fmt.name]
+        codes, block_scales, ts = kernels.block_quantize(fmt, xb, ts=ts)
+        add(f"{fmt.name}_dequantize_bf16", _entry(peaks.time_ms(
+            lambda: kernels.block_dequantize(fmt, codes, block_scales, ts, xb.shape[1], dtype=torch.bfloat16)),
+            coded + 2 * n))
+        add(f"{fmt.name}_quantize_fp32", _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, x32, ts=ts)),
+                                                4 * n + coded))
+        if fmt.tensor_scale:
+            add(f"{fmt.name}_quantize_bf16_with_tensor_scale",
+                _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, xb)), 4 * n + coded))
+        add(f"{fmt.name}_fake_quantize_bf16",
+            _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, xb, ts=ts, values=True)), 4 * n))
+    for name, rounding in (("posit8", "rne"), ("lns8", "rne"), ("posit16", "rne"), ("e4m3", "rne"), ("e4m3", "sr"),
+                           ("e2m1", "sr")):
         fmt = formats.get(name)
         nbytes = n * 4 + n * (1 if fmt.width <= 8 else 4)
-        rows[f"encode_{name}_{rounding}_fp32"] = _entry(
-            peaks.time_ms(lambda: kernels.encode(fmt, x32, rounding, seed=1)), nbytes)
-    for row in rows.values():
-        if "gbs" in row:
-            row["of_copy"] = round(row["gbs"] / copy, 3)
+        add(f"encode_{name}_{rounding}_fp32",
+            _entry(peaks.time_ms(lambda: kernels.encode(fmt, x32, rounding, seed=1)), nbytes))
     return result
 
 
@@ -108,7 +122,7 @@ def main(argv=None) -> int:
     p.add_argument("--elements", type=int, default=1 << 28, help="input elements (default 2**28)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
-    return peaks.emit("gpu_ref.bench", lambda: measure(args.elements), args.json)
+    return peaks.emit("gpu_ref.bench", lambda: measure(args.elements, args.json), args.json)
 
 
 if __name__ == "__main__":

@@ -525,12 +525,13 @@ def _matrix(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1, x.shape[-1])
 
 
-def _tile_shape(fmt: BlockFormat, two_d: bool, K: int) -> tuple[int, int]:
-    """(rows, blocks) of one program's tile."""
+def _tile_shape(fmt: BlockFormat, two_d: bool, K: int, elements: int = 1024) -> tuple[int, int]:
+    """(rows, blocks) of one program's tile of about ``elements`` elements."""
     if two_d:
-        return fmt.block_size, max(1, min(64 // fmt.block_size, triton.next_power_of_2(-(-K // fmt.block_size))))
+        return fmt.block_size, max(1, min(max(1, elements // fmt.block_size ** 2),
+                                          triton.next_power_of_2(-(-K // fmt.block_size))))
     nb = max(1, min(128 // fmt.block_size, triton.next_power_of_2(-(-K // fmt.block_size))))
-    return max(1, 2048 // (nb * fmt.block_size)), nb
+    return max(1, elements // (nb * fmt.block_size)), nb
 
 
 def _check_block(fmt: BlockFormat, x: torch.Tensor, rounding: str, rht_seed):
