@@ -1,6 +1,6 @@
 #!/bin/bash
 # the device job: quantizer benchmark, FP8 training, emulated training, CUDA tests; results in /tmp/res
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/.."
 mkdir -p /tmp/res
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 timeout 300 python3 -m gpu_ref.bench --elements 268435456 --json /tmp/res/bench.json > /tmp/res/bench.log 2>&1
