@@ -105,9 +105,10 @@ def gpu_rank(rows: list[dict], peaks: dict) -> list[dict]:
 
 
 def table_csv(rows: list[dict]) -> str:
-    """CSV text of dict rows (columns: the first row's keys)."""
+    """CSV text of dict rows (columns: every row's keys in order of first appearance; missing cells empty)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
