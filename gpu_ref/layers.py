@@ -137,10 +137,13 @@ def bf16_linear(x, weight, layer):
     return F.linear(x, weight)
 
 
-#: Which implementation runs the native FP8 precisions: ``torchao`` (its float8 training, the default where
-#: torchao imports) or ``own`` (this module's ``torch._scaled_mm`` recipe); read when a QLinear is built.
-FP8_ENGINES = ("torchao", "own")
-fp8_engine = "torchao"
+#: Which implementation runs the native FP8 precisions: ``torchao`` (its float8 training), ``own`` (this
+#: module's ``torch._scaled_mm`` recipe) or ``auto``, the faster one measured on the H100 per recipe
+#: (results/h100/kernels_2026-11-24/train_fp8.json): torchao for tensorwise, own for rowwise.  Read when a
+#: QLinear is built; without torchao the own path runs.
+FP8_ENGINES = ("auto", "torchao", "own")
+FASTER_ENGINE = {"tensorwise": "torchao", "rowwise": "own"}
+fp8_engine = "auto"
 
 
 def _torchao_float8(fan_in: int, fan_out: int, scaling: str, weight: torch.nn.Parameter):
@@ -183,7 +186,8 @@ class QLinear(torch.nn.Module):
         self.rht_seed = seed
         self._linear = self.spec.linear_function()
         self.float8 = None
-        if self.spec.native and self.spec.scaling and fp8_engine == "torchao":
+        engine = FASTER_ENGINE.get(self.spec.scaling) if fp8_engine == "auto" else fp8_engine
+        if self.spec.native and self.spec.scaling and engine == "torchao":
             self.float8 = _torchao_float8(fan_in, fan_out, self.spec.scaling, self.weight)
 
     def forward(self, x):

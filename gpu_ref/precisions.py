@@ -63,7 +63,7 @@ class Precision:
 _RECORDS = [
     Precision("bf16", "bf16", True, "bf16_linear", "none: bf16 autocast", gpu_peak="bf16"),
     Precision("fp8_tensorwise", "e4m3", True, "fp8_linear",
-              "current per-tensor amax scaling; E4M3 activations and weights, E5M2 gradients (torch._scaled_mm)",
+              "current per-tensor amax scaling; E4M3 activations and weights, E5M2 gradients (torchao float8)",
               scaling="tensorwise", grad_fmt="e5m2", gpu_peak="fp8_e4m3"),
     Precision("fp8_rowwise", "e4m3", True, "fp8_linear",
               "per-row scales along each reduction; E4M3 everywhere (the row-wise kernel takes E4M3 only)",

@@ -17,13 +17,17 @@ projections, forward and both backward matmuls); embeddings, norms,
 attention scores and the softmax run in bf16 autocast, as FP8 recipes do.
 
 * ``bf16``: ``F.linear`` under bf16 autocast.
-* ``fp8_tensorwise``: ``torch._scaled_mm``, current (just-in-time) per-tensor
-  amax scaling; E4M3 activations and weights, E5M2 gradients.
+* ``fp8_tensorwise``: torchao's float8 training (``Float8Linear``, tensorwise
+  recipe; ``torch._scaled_mm`` with this package's scales where torchao is
+  missing), current (just-in-time) per-tensor amax scaling; E4M3 activations
+  and weights, E5M2 gradients.
 * ``fp8_rowwise``: ``torch._scaled_mm`` with per-row scales of each operand
   along the reduction; E4M3 everywhere, gradients included (the row-wise
   kernel takes E4M3 only, as in torchao's row-wise recipe).
 * Emulated (fake quantization: operands quantized and dequantized with
-  :mod:`gpu_ref`'s bit-exact quantizers, the matmul in fp32): ``mxfp8_e4m3``,
+  :mod:`gpu_ref`'s bit-exact quantizers, Triton kernels on CUDA; the matmul
+  on bf16 tensor cores with fp32 results where the quantized values are exact
+  in bf16, in fp32 for posit16 and lns8): ``mxfp8_e4m3``,
   ``mxfp4``, ``nvfp4`` (blocks along each matmul's reduction axis, the
   operands re-quantized per matmul as the MX and NVFP4 recipes do),
   ``nvfp4_rht`` (NVFP4 with a 16-point random Hadamard transform on the
