@@ -20,7 +20,7 @@ from hw.formats.tensorcore import CTerm, FusedDotSpec
 
 from .numerics import decode_float, pow2, round_float, unpack_float
 
-__all__ = ["mma", "dot", "split_dot", "scaled_mm"]
+__all__ = ["mma", "dot", "split_dot", "scaled_mm", "compare_with_golden"]
 
 _DTYPES = {FP32: torch.float32, FP16: torch.float16}
 
@@ -121,3 +121,26 @@ def scaled_mm(spec: FusedDotSpec, fmt_a, fmt_b, a, b, scale_a: torch.Tensor, sca
         nan = torch.tensor(spec.nan_code, dtype=torch.int64).to(torch.int32).view(torch.float32).to(out.device)
         return torch.where(torch.isnan(out), nan, out)
     return out.to(out_dtype)
+
+
+def compare_with_golden(spec: FusedDotSpec, fmt: FloatFormat, rng, rows: int = 6, device="cpu") -> tuple[int, int]:
+    """(results equal to the golden model's, results): :func:`mma` and :func:`dot` of random ``rows`` x
+    3-step operands (A's exponents spread over 2**-6 .. 2**6, B Gaussian) with a random accumulator."""
+    import numpy as np
+
+    from hw.formats import tensorcore as golden
+
+    k = 3 * spec.step
+    a = fmt.encode(rng.normal(size=(rows, k)) * np.exp2(rng.integers(-6, 7, (rows, k))))
+    b = fmt.encode(rng.normal(size=(rows, k)))
+    c = spec.output.encode(rng.normal(size=(rows, rows)) * 4)
+    ta, tb = (torch.from_numpy(x.astype(np.int64)).to(device) for x in (a, b))
+    width = spec.output.width
+    tc = torch.from_numpy(spec.output.decode(c)).to(_DTYPES[spec.output]).to(device)
+    matched = total = 0
+    for got, want in ((mma(spec, fmt, fmt, ta, tb, tc), golden.mma(spec, fmt, fmt, a[:, None, :], b[None, :, :], c)),
+                      (dot(spec, fmt, fmt, ta, tb), golden.dot(spec, fmt, fmt, a[:, None, :], b[None, :, :]))):
+        bits = got.cpu().view(torch.int32 if width == 32 else torch.int16).long().numpy() & ((1 << width) - 1)
+        matched += int((bits == want.astype(np.int64)).sum())
+        total += want.size
+    return matched, total

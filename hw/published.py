@@ -123,12 +123,7 @@ def replay(root: Path, case: Case) -> dict:
             "matched": int(len(got) - len(failing)), "failing": [int(i) for i in failing[:20]],
             "step": spec.step, "align_bits": spec.align_bits, "sum_bits": spec.sum_bits,
             "sum_rounding": spec.sum_rounding.value, "c_term": spec.c_term.value,
-            "subnormal_inputs": int(np.count_nonzero(_subnormal(fmt, data["a"]) | _subnormal(fmt, data["b"])))}
-
-
-def _subnormal(fmt, codes) -> np.ndarray:
-    exponent = (codes.astype(np.int64) >> fmt.man_bits) & ((1 << fmt.exp_bits) - 1)
-    return (exponent == 0) & ((codes.astype(np.int64) & ((1 << fmt.man_bits) - 1)) != 0)
+            "subnormal_inputs": int(np.count_nonzero(fmt.is_subnormal(data["a"]) | fmt.is_subnormal(data["b"])))}
 
 
 def table(rows: list[dict]) -> str:

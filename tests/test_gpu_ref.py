@@ -64,18 +64,6 @@ def test_tensorcore_emulation_of_every_spec(device):
     three steps of K, exponents spread over 2^-6..2^6, random accumulators (fp32 or fp16)."""
     rng = np.random.default_rng(5)
     for name, spec in tc.SPECS.items():
-        out_dtype, width = (torch.float32, 32) if spec.output == F.FP32 else (torch.float16, 16)
         for inp in spec.inputs:
-            fmt = F.get(inp)
-            m, k = 6, 3 * spec.step
-            a = fmt.encode(rng.normal(size=(m, k)) * np.exp2(rng.integers(-6, 7, (m, k))))
-            b = fmt.encode(rng.normal(size=(m, k)))
-            c = spec.output.encode(rng.normal(size=(m, m)) * 4)
-            ta, tb = (torch.from_numpy(x.astype(np.int64)).to(device) for x in (a, b))
-            tcodes = torch.from_numpy(spec.output.decode(c)).to(out_dtype)
-            got = tensorcore.mma(spec, fmt, fmt, ta, tb, tcodes).cpu()
-            bits = got.view(torch.int32 if width == 32 else torch.int16).long().numpy() & ((1 << width) - 1)
-            assert np.array_equal(bits, tc.mma(spec, fmt, fmt, a[:, None, :], b[None, :, :], c)), (name, inp)
-            got = tensorcore.dot(spec, fmt, fmt, ta, tb).cpu()
-            bits = got.view(torch.int32 if width == 32 else torch.int16).long().numpy() & ((1 << width) - 1)
-            assert np.array_equal(bits, tc.dot(spec, fmt, fmt, a[:, None, :], b[None, :, :])), (name, inp)
+            matched, total = tensorcore.compare_with_golden(spec, F.get(inp), rng, 6, device)
+            assert matched == total, (name, inp, matched, total)

@@ -31,7 +31,7 @@ import triton.language as tl
 
 from hw import formats
 from hw.formats import tensorcore
-from gpu_ref.tensorcore import mma
+from gpu_ref.tensorcore import compare_with_golden, mma
 
 SIZE = 1024
 KS = (16, 64, 256, 1024, 4096)
@@ -122,19 +122,8 @@ def emulation_rows(rng):
     rows = []
     for name, spec in tensorcore.SPECS.items():
         for inp in spec.inputs:
-            fmt = formats.get(inp)
-            m, k = 32, 3 * spec.step
-            a = fmt.encode(rng.normal(size=(m, k)) * np.exp2(rng.integers(-6, 7, (m, k))))
-            b = fmt.encode(rng.normal(size=(m, k)))
-            c = spec.output.encode(rng.normal(size=(m, m)) * 4)
-            gold = tensorcore.mma(spec, fmt, fmt, a[:, None, :], b[None, :, :], c)
-            dtype = torch.float32 if spec.output == formats.FP32 else torch.float16
-            ct = torch.from_numpy(spec.output.decode(c)).to(dtype).cuda()
-            got = mma(spec, fmt, fmt, torch.from_numpy(a.astype(np.int64)).cuda(),
-                      torch.from_numpy(b.astype(np.int64)).cuda(), ct)
-            got = bits(got).long().cpu().numpy() & ((1 << spec.output.width) - 1)
-            rows.append({"spec": name, "input": inp, "dot_products": int(gold.size),
-                         "matched": int((got == gold.astype(np.int64)).sum())})
+            matched, total = compare_with_golden(spec, formats.get(inp), rng, 32, "cuda")
+            rows.append({"spec": name, "input": inp, "dot_products": total, "matched": matched})
     print(f"emulation: {sum(r['matched'] == r['dot_products'] for r in rows)} of {len(rows)} specs x inputs exact",
           flush=True)
     return rows

@@ -177,6 +177,11 @@ class FloatFormat:
             return bits == self.sign_bit
         return np.zeros(bits.shape, dtype=bool)
 
+    def is_subnormal(self, bits) -> np.ndarray:
+        """Nonzero codes with a zero exponent field (0 where the format has no subnormals)."""
+        bits, sign, mag = self._fields(bits)
+        return (mag >> self.man_bits == 0) & (mag != 0) & self.subnormals
+
     def is_inf(self, bits) -> np.ndarray:
         bits, sign, mag = self._fields(bits)
         if self.has_inf:

@@ -27,6 +27,7 @@ from ..files import write_atomic
 from ..rtl import build_sample, default_name, to_verilog
 from . import technology
 from .cost import cost_key, measure, prepare
+from .report import place_name
 
 __all__ = ["unit_spec", "build_spec", "cost_specs", "dask_client"]
 
@@ -81,10 +82,6 @@ def dask_client(scheduler: str | None = None, jobs: int = 1):
         yield client
 
 
-def _place_name(tech: str, freq_mhz: float) -> str:
-    return f"{Path(tech).stem if '/' in tech else tech}_{freq_mhz:g}mhz"
-
-
 def cost_specs(specs: list[dict], cache: Path, places: list[tuple[str, float]], vectors: int, seed: int,
                jobs: int = 1, progress: bool = True, scheduler: str | None = None) -> tuple[list[dict], list[str]]:
     """Cost unit ``specs`` (from :func:`unit_spec`) at every ``(technology, MHz)`` of ``places``; (rows,
@@ -114,7 +111,7 @@ def cost_specs(specs: list[dict], cache: Path, places: list[tuple[str, float]], 
             # a place's simulation task takes the implementation futures themselves.
             implemented = {client.submit(_prepare, {k: v for k, v in spec.items() if k != "verilog"}, tech, freq,
                                          vectors, seed, pure=False,
-                                         key=f"implement-{spec['unit']}-{_place_name(tech, freq)}"):
+                                         key=f"implement-{spec['unit']}-{place_name(tech, freq)}"):
                            (spec, tech, freq, path) for spec, tech, freq, path in todo}
             checks = {client.submit(_error, future, pure=False): future for future in implemented}
             groups: dict = {}
@@ -124,7 +121,7 @@ def cost_specs(specs: list[dict], cache: Path, places: list[tuple[str, float]], 
                 spec, tech, freq, path = implemented[future]
                 error = check.result()
                 if error is not None:
-                    errors.append(f"{spec['unit']} ({_place_name(tech, freq)}): {error}")
+                    errors.append(f"{spec['unit']} ({place_name(tech, freq)}): {error}")
                 else:
                     groups.setdefault((tech, freq), []).append((spec, future, path))
                 bar.update(1)
@@ -133,15 +130,15 @@ def cost_specs(specs: list[dict], cache: Path, places: list[tuple[str, float]], 
                 print(f"simulating {sum(map(len, groups.values()))} gate-level netlists ({len(groups)} Verilator "
                       "builds) ...", file=sys.stderr)
             measured = {client.submit(_measure, [{k: v for k, v in s.items() if k != "verilog"} for s, _, _ in group],
-                                      [f for _, f, _ in group], tech, f"dse-{_place_name(tech, freq)}", pure=False,
-                                      key=f"simulate-{_place_name(tech, freq)}"): (tech, freq, group)
+                                      [f for _, f, _ in group], tech, f"dse-{place_name(tech, freq)}", pure=False,
+                                      key=f"simulate-{place_name(tech, freq)}"): (tech, freq, group)
                         for (tech, freq), group in groups.items()}
             for future in as_completed(measured):
                 tech, freq, group = measured[future]
                 try:
                     results = future.result()
                 except Exception as err:  # one place's simulation failed: its units fail, the others stand
-                    errors += [f"{s['unit']} ({_place_name(tech, freq)}): {type(err).__name__}: {err}"
+                    errors += [f"{s['unit']} ({place_name(tech, freq)}): {type(err).__name__}: {err}"
                                for s, _, _ in group]
                     continue
                 for (spec, _, path), row in zip(group, results):

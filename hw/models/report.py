@@ -44,9 +44,9 @@ def feasible(row: dict) -> bool:
     return str(row.get("met", True)) not in ("False", "false", "0")
 
 
-def place_name(row: dict) -> str:
-    """``<tech>_<MHz>mhz``: the folder of a row's (technology, clock)."""
-    return f"{row['tech']}_{float(row['freq_mhz']):g}mhz"
+def place_name(tech: str, freq_mhz) -> str:
+    """``<tech>_<MHz>mhz``: the folder of a (technology, clock); a Liberty path counts by its file stem."""
+    return f"{Path(tech).stem if '/' in tech else tech}_{float(freq_mhz):g}mhz"
 
 
 def pareto(rows: list[dict], x: str, y: str) -> list[dict]:
@@ -349,7 +349,7 @@ def write_place_reports(rows: list[dict], out: Path, failed=()) -> list[str]:
     out = Path(out)
     groups: dict[str, list[dict]] = {}
     for r in rows:
-        groups.setdefault(place_name(r), []).append(r)
+        groups.setdefault(place_name(r['tech'], r['freq_mhz']), []).append(r)
     lines = []
     for name, group in groups.items():
         folder = out / name
