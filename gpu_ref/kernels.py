@@ -247,6 +247,19 @@ if triton is not None:
         tl.store(ts_ptr, _tensor_scale_of(tl.load(amax_ptr), LIMIT))
 
     @triton.jit
+    def _e(v):
+        """A per-block [R, NB] tensor broadcast over its blocks' elements ([R, NB, 1, 1]: no data movement)."""
+        return v[:, :, None, None]
+
+    @triton.jit
+    def _block_max(v, TWO_D: tl.constexpr):
+        """Max over each block of an [R, NB, BS / 2, 2] tile (and over the rows for 2-D blocks): [R, NB]."""
+        m = tl.max(tl.max(v, 3), 2)
+        if TWO_D:
+            m = tl.broadcast_to(tl.max(m, 0, keep_dims=True), m.shape)
+        return m
+
+    @triton.jit
     def _block_quant_kernel(x_ptr, stride_m, stride_k, M, K, out_ptr, out_stride, scale_ptr, scale_stride, ts_ptr,
                             key, R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr, TWO_D: tl.constexpr,
                             POW2: tl.constexpr, CEIL: tl.constexpr, ELEM_EMAX: tl.constexpr,
@@ -258,20 +271,25 @@ if triton is not None:
                             EXP_BITS: tl.constexpr, WIDTH: tl.constexpr, MAX_CODE: tl.constexpr,
                             OVER_CODE: tl.constexpr, NAN_CODE: tl.constexpr, NAN_SIGNED: tl.constexpr,
                             NEG_ZERO: tl.constexpr, SUBNORMALS: tl.constexpr, FNUZ: tl.constexpr):
-        C: tl.constexpr = NB * BS
+        """The tile is [R rows, NB blocks, BS / 2 pairs, 2]: block reductions and their broadcasts back stay in
+        the tile's layout, and 4-bit codes pack from the last axis."""
+        H: tl.constexpr = BS // 2
         pid_m, pid_k = tl.program_id(0), tl.program_id(1)
-        x, rows, cols, mask = _load_tile(x_ptr, stride_m, stride_k, M, K, pid_m, pid_k, R, C)
+        rows = pid_m * R + tl.arange(0, R)
+        blocks = pid_k * NB + tl.arange(0, NB)
+        r4 = rows[:, None, None, None]
+        cols = blocks[None, :, None, None] * BS + tl.arange(0, H)[None, None, :, None] * 2 + \
+            tl.arange(0, 2)[None, None, None, :]
+        mask = (r4 < M) & (cols < K)
+        x = tl.load(x_ptr + r4.to(tl.int64) * stride_m + cols.to(tl.int64) * stride_k, mask=mask,
+                    other=0.0).to(tl.float32)
         if RHT:
-            x = _rht16(x, SIGNS, R, C)
+            x = tl.reshape(_rht16(tl.reshape(x, [R, NB * BS]), SIGNS, R, NB * BS), [R, NB, H, 2])
         bits = x.to(tl.int32, bitcast=True)
         mag = bits & 0x7FFFFFFF
         nonfinite = mag >= 0x7F800000
-        amax = tl.max(tl.reshape(tl.where(nonfinite, 0, mag), [R, NB, BS]), 2)
-        special = tl.max(tl.reshape(nonfinite.to(tl.int32), [R, NB, BS]), 2)
-        if TWO_D:
-            amax = tl.broadcast_to(tl.max(amax, 0, keep_dims=True), [R, NB])
-            special = tl.broadcast_to(tl.max(special, 0, keep_dims=True), [R, NB])
-        special = special != 0
+        amax = _block_max(tl.where(nonfinite, 0, mag), TWO_D)
+        special = _block_max(nonfinite.to(tl.int32), TWO_D) != 0
         if POW2:  # E8M0 scale: 2**e with e = floor(log2 amax) - element emax (+1 for ceil when amax exceeds)
             field = amax >> 23
             frac = amax & 0x7FFFFF
@@ -284,7 +302,7 @@ if triton is not None:
             scale = tl.where(amax == 0, 0, scale)
             scale = tl.where(special, 255, scale)
             e = scale - 127
-            zero_scale = tl.zeros_like(special)
+            zero_scale = special != special
         else:  # float scale (NVFP4): round(amax / (ELEM_MAX * ts)) RNE, saturating, computed in float64
             ts = tl.load(ts_ptr).to(tl.float64)
             target = amax.to(tl.float32, bitcast=True).to(tl.float64) / (ELEM_MAX * ts)  # div.rn.f64
@@ -300,8 +318,7 @@ if triton is not None:
             zero_scale = divisor == 0
         neg = bits < 0
         if POW2 and HW_FP8 != 0 and not SR:
-            v = x * tl.reshape(tl.broadcast_to(tl.reshape(_pow2_f32(-tl.minimum(e, 127)), [R, NB, 1]),
-                                               [R, NB, BS]), [R, C])
+            v = x * _e(_pow2_f32(-tl.minimum(e, 127)))
             if HW_FP8 == 1:
                 v8 = v.to(tl.float8e4nv)
             else:
@@ -310,38 +327,33 @@ if triton is not None:
             if VALUES:
                 elem = v8.to(tl.float32)
         elif (not POW2) and E2M1_FAST and not SR:
-            d = tl.reshape(tl.broadcast_to(tl.reshape(divisor, [R, NB, 1]), [R, NB, BS]), [R, C])
+            # the seven midpoints times the block's divisor, rounded to fp32 per block, compared per element
             a = tl.abs(x)
-            code = (a > _round_f32_down(0.25 * d)).to(tl.int32)
-            code += (a >= _round_f32_up(0.75 * d)).to(tl.int32)
-            code += (a > _round_f32_down(1.25 * d)).to(tl.int32)
-            code += (a >= _round_f32_up(1.75 * d)).to(tl.int32)
-            code += (a > _round_f32_down(2.5 * d)).to(tl.int32)
-            code += (a >= _round_f32_up(3.5 * d)).to(tl.int32)
-            code += (a > _round_f32_down(5.0 * d)).to(tl.int32)
+            code = (a > _e(_round_f32_down(0.25 * divisor))).to(tl.int32)
+            code += (a >= _e(_round_f32_up(0.75 * divisor))).to(tl.int32)
+            code += (a > _e(_round_f32_down(1.25 * divisor))).to(tl.int32)
+            code += (a >= _e(_round_f32_up(1.75 * divisor))).to(tl.int32)
+            code += (a > _e(_round_f32_down(2.5 * divisor))).to(tl.int32)
+            code += (a >= _e(_round_f32_up(3.5 * divisor))).to(tl.int32)
+            code += (a > _e(_round_f32_down(5.0 * divisor))).to(tl.int32)
             code = code | (neg.to(tl.int32) << 3)
         else:
             rand = tl.zeros_like(bits)
             if SR:
-                index = rows[:, None].to(tl.int64) * K + cols[None, :]
-                rand = _random24(index, key)
+                rand = _random24(r4.to(tl.int64) * K + cols, key)
             if POW2:
                 n_, sig, exp, _n, _i = _f32_fields(x)
-                exp = exp - tl.reshape(tl.broadcast_to(tl.reshape(e, [R, NB, 1]), [R, NB, BS]), [R, C])
+                exp = exp - _e(e)
                 never = exp != exp
                 code = _round_raw(neg, sig, exp, never, never, rand, SR, 32, True, EMIN, MAN, EXP_BITS,
                                   WIDTH, MAX_CODE, OVER_CODE, NAN_CODE, NAN_SIGNED, NEG_ZERO, SUBNORMALS, FNUZ)
             else:
-                d = tl.reshape(tl.broadcast_to(tl.reshape(tl.where(zero_scale, 1.0, divisor), [R, NB, 1]),
-                                                [R, NB, BS]), [R, C])
-                q = tl.where(nonfinite, 0.0, x).to(tl.float64) / d
+                q = tl.where(nonfinite, 0.0, x).to(tl.float64) / _e(tl.where(zero_scale, 1.0, divisor))
                 qn, qsig, qexp, qnan, qinf = _f64_fields(q)
                 code = _round_raw(qn, qsig, qexp, qnan, qinf, rand, SR, 64, True, EMIN, MAN, EXP_BITS, WIDTH,
                                   MAX_CODE, OVER_CODE, NAN_CODE, NAN_SIGNED, NEG_ZERO, SUBNORMALS, FNUZ)
-        special_e = tl.reshape(tl.broadcast_to(tl.reshape(special, [R, NB, 1]), [R, NB, BS]), [R, C])
-        zero_e = tl.reshape(tl.broadcast_to(tl.reshape(zero_scale, [R, NB, 1]), [R, NB, BS]), [R, C])
-        code = tl.where(zero_e, tl.where(neg & NEG_ZERO, 1 << (WIDTH - 1), 0), code)
-        code = tl.where(special_e, 0, code)
+        code = tl.where(_e(zero_scale), tl.where(neg & NEG_ZERO, 1 << (WIDTH - 1), 0), code)
+        code = tl.where(_e(special), 0, code)
         if VALUES:
             if POW2 and HW_FP8 != 0 and not SR:
                 value = elem
@@ -352,40 +364,34 @@ if triton is not None:
                 value = s.to(tl.float32) * _pow2_f32(tl.maximum(f, 1) - (1 - EMIN) - MAN)
                 value = tl.where((code >> (WIDTH - 1)) != 0, value * -1.0, value)
             if POW2:
-                value = value * tl.reshape(tl.broadcast_to(tl.reshape(_pow2_f32(tl.maximum(e, -149)), [R, NB, 1]),
-                                                           [R, NB, BS]), [R, C])
+                value = value * _e(_pow2_f32(tl.maximum(e, -149)))
             else:
-                value = value * tl.reshape(tl.broadcast_to(tl.reshape(svalue.to(tl.float32), [R, NB, 1]),
-                                                           [R, NB, BS]), [R, C])
-            value = tl.where(special_e, float("nan"), value)
-            offsets = rows[:, None].to(tl.int64) * out_stride + cols[None, :]
+                value = value * _e(svalue.to(tl.float32))
+            value = tl.where(_e(special), float("nan"), value)
+            offsets = r4.to(tl.int64) * out_stride + cols
             if OUT_BF16:
                 tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
             else:
                 tl.store(out_ptr + offsets, value, mask=mask)
         else:
             if PACK:
-                lo, hi = tl.split(tl.reshape(code, [R, C // 2, 2]))
+                lo, hi = tl.split(code)
                 packed = (lo & 15) | ((hi & 15) << 4)
-                pcols = pid_k * (C // 2) + tl.arange(0, C // 2)
-                pmask = (rows[:, None] < M) & (pcols[None, :] < (K + 1) // 2)
-                tl.store(out_ptr + rows[:, None].to(tl.int64) * out_stride + pcols[None, :], packed.to(tl.uint8),
-                         mask=pmask)
+                pcols = blocks[None, :, None] * H + tl.arange(0, H)[None, None, :]
+                r3 = rows[:, None, None]
+                tl.store(out_ptr + r3.to(tl.int64) * out_stride + pcols, packed.to(tl.uint8),
+                         mask=(r3 < M) & (pcols < (K + 1) // 2))
             else:
-                tl.store(out_ptr + rows[:, None].to(tl.int64) * out_stride + cols[None, :], code.to(tl.uint8),
-                         mask=mask)
+                tl.store(out_ptr + r4.to(tl.int64) * out_stride + cols, code.to(tl.uint8), mask=mask)
             nblocks = (K + BS - 1) // BS
-            bcols = pid_k * NB + tl.arange(0, NB)
             if TWO_D:
-                first = tl.arange(0, R) == 0
                 srow = pid_m + tl.zeros([R], tl.int32)
-                smask = first[:, None] & (bcols[None, :] < nblocks)
-                tl.store(scale_ptr + srow[:, None].to(tl.int64) * scale_stride + bcols[None, :],
-                         scale.to(tl.uint8), mask=smask)
+                smask = (tl.arange(0, R) == 0)[:, None] & (blocks[None, :] < nblocks)
             else:
-                smask = (rows[:, None] < M) & (bcols[None, :] < nblocks)
-                tl.store(scale_ptr + rows[:, None].to(tl.int64) * scale_stride + bcols[None, :],
-                         scale.to(tl.uint8), mask=smask)
+                srow = rows
+                smask = (rows[:, None] < M) & (blocks[None, :] < nblocks)
+            tl.store(scale_ptr + srow[:, None].to(tl.int64) * scale_stride + blocks[None, :], scale.to(tl.uint8),
+                     mask=smask)
 
     @triton.jit
     def _block_dequant_kernel(code_ptr, code_stride, scale_ptr, scale_stride, ts_ptr, out_ptr, M, K,
@@ -394,26 +400,29 @@ if triton is not None:
                               EMIN: tl.constexpr, MAN: tl.constexpr, WIDTH: tl.constexpr, NAN_MAG: tl.constexpr,
                               INF_MAG: tl.constexpr, S_EMIN: tl.constexpr, S_MAN: tl.constexpr,
                               S_NAN: tl.constexpr):
-        """``element * scale * tensor_scale`` from the exact float64 product, rounded once to the output."""
-        C: tl.constexpr = NB * BS
+        """``element * scale * tensor_scale`` from the exact float64 product, rounded once to fp32 (and from
+        there to bf16); tiles as :func:`_block_quant_kernel`'s."""
+        H: tl.constexpr = BS // 2
         pid_m, pid_k = tl.program_id(0), tl.program_id(1)
         rows = pid_m * R + tl.arange(0, R)
-        cols = pid_k * C + tl.arange(0, C)
-        mask = (rows[:, None] < M) & (cols[None, :] < K)
+        blocks = pid_k * NB + tl.arange(0, NB)
+        r4 = rows[:, None, None, None]
+        cols = blocks[None, :, None, None] * BS + tl.arange(0, H)[None, None, :, None] * 2 + \
+            tl.arange(0, 2)[None, None, None, :]
+        mask = (r4 < M) & (cols < K)
         if PACK:
-            pcols = pid_k * (C // 2) + tl.arange(0, C // 2)
-            pmask = (rows[:, None] < M) & (pcols[None, :] < (K + 1) // 2)
-            p = tl.load(code_ptr + rows[:, None].to(tl.int64) * code_stride + pcols[None, :], mask=pmask,
+            r3 = rows[:, None, None]
+            pcols = blocks[None, :, None] * H + tl.arange(0, H)[None, None, :]
+            p = tl.load(code_ptr + r3.to(tl.int64) * code_stride + pcols, mask=(r3 < M) & (pcols < (K + 1) // 2),
                         other=0).to(tl.int32)
-            code = tl.reshape(tl.join(p & 15, p >> 4), [R, C])
+            code = tl.join(p & 15, p >> 4)
         else:
-            code = tl.load(code_ptr + rows[:, None].to(tl.int64) * code_stride + cols[None, :], mask=mask,
-                           other=0).to(tl.int32)
-        bcols = pid_k * NB + tl.arange(0, NB)
+            code = tl.load(code_ptr + r4.to(tl.int64) * code_stride + cols, mask=mask, other=0).to(tl.int32)
         srows = pid_m + tl.zeros([R], tl.int32) if TWO_D else rows
-        scale = tl.load(scale_ptr + srows[:, None].to(tl.int64) * scale_stride + bcols[None, :],
-                        mask=(srows[:, None] < (M + BS - 1) // BS if TWO_D else rows[:, None] < M)
-                        & (bcols[None, :] < (K + BS - 1) // BS), other=0).to(tl.int32)
+        smask = (srows[:, None] < (M + BS - 1) // BS if TWO_D else rows[:, None] < M) & \
+            (blocks[None, :] < (K + BS - 1) // BS)
+        scale = tl.load(scale_ptr + srows[:, None].to(tl.int64) * scale_stride + blocks[None, :], mask=smask,
+                        other=0).to(tl.int32)
         if POW2:
             s_nan = scale == 255
             s_value = _pow2_f64(scale - 127)
@@ -424,7 +433,6 @@ if triton is not None:
             s_value = ss.to(tl.float64) * _pow2_f64(tl.maximum(sf, 1) - (1 - S_EMIN) - S_MAN)
             s_value = s_value * tl.load(ts_ptr).to(tl.float64)
         s_value = tl.where(s_nan, float("nan"), s_value)
-        s_value = tl.reshape(tl.broadcast_to(tl.reshape(s_value, [R, NB, 1]), [R, NB, BS]), [R, C])
         m = code & ((1 << (WIDTH - 1)) - 1)
         f = m >> MAN
         s = tl.where(f != 0, (m & ((1 << MAN) - 1)) | (1 << MAN), m & ((1 << MAN) - 1))
@@ -434,9 +442,9 @@ if triton is not None:
             value = tl.where(m > INF_MAG, float("nan"), value)
         elif NAN_MAG != 0:
             value = tl.where(m == NAN_MAG, float("nan"), value)
-        value = tl.where((code >> (WIDTH - 1)) != 0, value * -1.0, value) * s_value
+        value = tl.where((code >> (WIDTH - 1)) != 0, value * -1.0, value) * _e(s_value)
         value = value.to(tl.float32)  # cvt.rn from the exact float64 product
-        offsets = rows[:, None].to(tl.int64) * K + cols[None, :]
+        offsets = r4.to(tl.int64) * K + cols
         if OUT_BF16:
             tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
         else:
