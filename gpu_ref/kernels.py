@@ -248,13 +248,13 @@ if triton is not None:
 
     @triton.jit
     def _e(v):
-        """A per-block [R, NB] tensor broadcast over its blocks' elements ([R, NB, 1, 1]: no data movement)."""
-        return v[:, :, None, None]
+        """A per-block [R, NB] tensor broadcast over its blocks' elements ([R, NB, 1]: no data movement)."""
+        return v[:, :, None]
 
     @triton.jit
     def _block_max(v, TWO_D: tl.constexpr):
-        """Max over each block of an [R, NB, BS / 2, 2] tile (and over the rows for 2-D blocks): [R, NB]."""
-        m = tl.max(tl.max(v, 3), 2)
+        """Max over each block of an [R, NB, BS] tile (and over the rows for 2-D blocks): [R, NB]."""
+        m = tl.max(v, 2)
         if TWO_D:
             m = tl.broadcast_to(tl.max(m, 0, keep_dims=True), m.shape)
         return m
@@ -271,20 +271,19 @@ if triton is not None:
                             EXP_BITS: tl.constexpr, WIDTH: tl.constexpr, MAX_CODE: tl.constexpr,
                             OVER_CODE: tl.constexpr, NAN_CODE: tl.constexpr, NAN_SIGNED: tl.constexpr,
                             NEG_ZERO: tl.constexpr, SUBNORMALS: tl.constexpr, FNUZ: tl.constexpr):
-        """The tile is [R rows, NB blocks, BS / 2 pairs, 2]: block reductions and their broadcasts back stay in
-        the tile's layout, and 4-bit codes pack from the last axis."""
+        """The tile is [R rows, NB blocks, BS elements]: block reductions and their broadcasts back stay in the
+        tile's layout; 4-bit codes pack by pairs of the last axis."""
         H: tl.constexpr = BS // 2
         pid_m, pid_k = tl.program_id(0), tl.program_id(1)
         rows = pid_m * R + tl.arange(0, R)
         blocks = pid_k * NB + tl.arange(0, NB)
-        r4 = rows[:, None, None, None]
-        cols = blocks[None, :, None, None] * BS + tl.arange(0, H)[None, None, :, None] * 2 + \
-            tl.arange(0, 2)[None, None, None, :]
+        r4 = rows[:, None, None]
+        cols = blocks[None, :, None] * BS + tl.arange(0, BS)[None, None, :]
         mask = (r4 < M) & (cols < K)
         x = tl.load(x_ptr + r4.to(tl.int64) * stride_m + cols.to(tl.int64) * stride_k, mask=mask,
                     other=0.0).to(tl.float32)
         if RHT:
-            x = tl.reshape(_rht16(tl.reshape(x, [R, NB * BS]), SIGNS, R, NB * BS), [R, NB, H, 2])
+            x = tl.reshape(_rht16(tl.reshape(x, [R, NB * BS]), SIGNS, R, NB * BS), [R, NB, BS])
         bits = x.to(tl.int32, bitcast=True)
         mag = bits & 0x7FFFFFFF
         nonfinite = mag >= 0x7F800000
@@ -375,7 +374,7 @@ if triton is not None:
                 tl.store(out_ptr + offsets, value, mask=mask)
         else:
             if PACK:
-                lo, hi = tl.split(code)
+                lo, hi = tl.split(tl.reshape(code, [R, NB, H, 2]))
                 packed = (lo & 15) | ((hi & 15) << 4)
                 pcols = blocks[None, :, None] * H + tl.arange(0, H)[None, None, :]
                 r3 = rows[:, None, None]
@@ -406,16 +405,15 @@ if triton is not None:
         pid_m, pid_k = tl.program_id(0), tl.program_id(1)
         rows = pid_m * R + tl.arange(0, R)
         blocks = pid_k * NB + tl.arange(0, NB)
-        r4 = rows[:, None, None, None]
-        cols = blocks[None, :, None, None] * BS + tl.arange(0, H)[None, None, :, None] * 2 + \
-            tl.arange(0, 2)[None, None, None, :]
+        r4 = rows[:, None, None]
+        cols = blocks[None, :, None] * BS + tl.arange(0, BS)[None, None, :]
         mask = (r4 < M) & (cols < K)
         if PACK:
             r3 = rows[:, None, None]
             pcols = blocks[None, :, None] * H + tl.arange(0, H)[None, None, :]
             p = tl.load(code_ptr + r3.to(tl.int64) * code_stride + pcols, mask=(r3 < M) & (pcols < (K + 1) // 2),
                         other=0).to(tl.int32)
-            code = tl.join(p & 15, p >> 4)
+            code = tl.reshape(tl.join(p & 15, p >> 4), [R, NB, BS])
         else:
             code = tl.load(code_ptr + r4.to(tl.int64) * code_stride + cols, mask=mask, other=0).to(tl.int32)
         srows = pid_m + tl.zeros([R], tl.int32) if TWO_D else rows
