@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from hw.formats import BlockFormat
+from hw.formats import BlockFormat, PositFormat
 
 from . import block, kernels
 from . import lns as glns
@@ -43,7 +43,7 @@ def elementwise_fake_quantize(fmt, x: torch.Tensor, scale: torch.Tensor, dtype=t
     if _use_kernels(x):
         return kernels.fake_quantize_elementwise(fmt, x, scale, dtype=dtype)
     y = x.float() / scale
-    if hasattr(fmt, "es"):
+    if isinstance(fmt, PositFormat):
         values = numerics.decode_posit(fmt, numerics.encode_posit(fmt, y))
     else:
         values = glns.lns_decode(*glns.lns_encode(y, fmt), fmt)
