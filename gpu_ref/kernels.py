@@ -53,9 +53,6 @@ except ImportError:  # CPU-only installs: the PyTorch path is used
 __all__ = ["available", "encode_float", "block_quantize", "block_dequantize", "tensor_scale", "encode", "decode",
            "fake_quantize_elementwise"]
 
-_E2M1_MIDPOINTS = (0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0)
-
-
 def available() -> bool:
     return triton is not None and torch.cuda.is_available()
 
@@ -145,25 +142,25 @@ if triton is not None:
         return tl.where(nan, nan_code, code)
 
     @triton.jit
-    def _f32_fields(x):
-        """(neg, sig, exp, nan, inf) of fp32 values, int32 (``|x| = sig * 2**exp``)."""
-        bits = x.to(tl.int32, bitcast=True)
-        field = (bits >> 23) & 0xFF
-        frac = bits & 0x7FFFFF
-        special = field == 255
-        sig = tl.where(field != 0, frac | 0x800000, frac)
-        return bits < 0, tl.where(special, 0, sig), tl.maximum(field, 1) - 150, special & (frac != 0), \
-            special & (frac == 0)
+    def _fields(x, DOUBLE: tl.constexpr):
+        """(neg, sig, exp, nan, inf) of fp32 (int32 ``sig``) or fp64 (int64 ``sig``) values, ``|x| = sig * 2**exp``
+        with an int32 ``exp``."""
+        MAN: tl.constexpr = 52 if DOUBLE else 23
+        TOP: tl.constexpr = 0x7FF if DOUBLE else 0xFF
+        bits = x.to(tl.int64 if DOUBLE else tl.int32, bitcast=True)
+        field = (bits >> MAN) & TOP
+        frac = bits & ((1 << MAN) - 1)
+        special = field == TOP
+        sig = tl.where(field != 0, frac | (1 << MAN), frac)
+        return bits < 0, tl.where(special, 0, sig), (tl.maximum(field, 1) - (TOP // 2 + MAN)).to(tl.int32), \
+            special & (frac != 0), special & (frac == 0)
 
     @triton.jit
-    def _f64_fields(x):
-        bits = x.to(tl.int64, bitcast=True)
-        field = (bits >> 52) & 0x7FF
-        frac = bits & 0xFFFFFFFFFFFFF
-        special = field == 0x7FF
-        sig = tl.where(field != 0, frac | 0x10000000000000, frac)
-        return bits < 0, tl.where(special, 0, sig), (tl.maximum(field, 1) - 1075).to(tl.int32), \
-            special & (frac != 0), special & (frac == 0)
+    def _code_fields(code, EMIN: tl.constexpr, MAN: tl.constexpr):
+        """(sig, exp) of a float format's magnitude codes (subnormals included): value = sig * 2**exp."""
+        field = code >> MAN
+        frac = code & ((1 << MAN) - 1)
+        return tl.where(field != 0, frac | (1 << MAN), frac), tl.maximum(field, 1) - (1 - EMIN) - MAN
 
     @triton.jit
     def _pow2_f32(e):
@@ -176,19 +173,15 @@ if triton is not None:
         return ((e.to(tl.int64) + 1023) << 52).to(tl.float64, bitcast=True)
 
     @triton.jit
-    def _round_f32_down(t):
-        """fp32 rounding of positive float64 ``t`` toward zero (``DOWN``) ..."""
+    def _round_f32(t, UP: tl.constexpr):
+        """Positive float64 ``t`` rounded to fp32 upward (``UP``) or toward zero: the nearest fp32, moved one
+        step where it landed on the wrong side of ``t``."""
         r = t.to(tl.float32)
         back = r.to(tl.float64)
         bits = r.to(tl.int32, bitcast=True)
+        if UP:
+            return tl.where(back < t, bits + 1, bits).to(tl.float32, bitcast=True)
         return tl.where(back > t, bits - 1, bits).to(tl.float32, bitcast=True)
-
-    @triton.jit
-    def _round_f32_up(t):
-        r = t.to(tl.float32)
-        back = r.to(tl.float64)
-        bits = r.to(tl.int32, bitcast=True)
-        return tl.where(back < t, bits + 1, bits).to(tl.float32, bitcast=True)
 
     @triton.jit
     def _butterfly(x, ROWS: tl.constexpr, S: tl.constexpr):
@@ -226,7 +219,7 @@ if triton is not None:
         ``t * LIMIT >= amax`` starting from ``amax / LIMIT`` rounded toward zero (1.0 for amax 0)."""
         amax = amax_bits.to(tl.float32, bitcast=True).to(tl.float64)
         q = amax / LIMIT  # float64 division: div.rn.f64
-        c = _round_f32_down(q)
+        c = _round_f32(q, False)
         bits = c.to(tl.int32, bitcast=True)
         bits = tl.where(c.to(tl.float64) * LIMIT < amax, bits + 1, bits)
         bits = tl.maximum(bits, 1)
@@ -277,10 +270,10 @@ if triton is not None:
         pid_m, pid_k = tl.program_id(0), tl.program_id(1)
         rows = pid_m * R + tl.arange(0, R)
         blocks = pid_k * NB + tl.arange(0, NB)
-        r4 = rows[:, None, None]
+        r3 = rows[:, None, None]
         cols = blocks[None, :, None] * BS + tl.arange(0, BS)[None, None, :]
-        mask = (r4 < M) & (cols < K)
-        x = tl.load(x_ptr + r4.to(tl.int64) * stride_m + cols.to(tl.int64) * stride_k, mask=mask,
+        mask = (r3 < M) & (cols < K)
+        x = tl.load(x_ptr + r3.to(tl.int64) * stride_m + cols.to(tl.int64) * stride_k, mask=mask,
                     other=0.0).to(tl.float32)
         if RHT:
             x = tl.reshape(_rht16(tl.reshape(x, [R, NB * BS]), SIGNS, R, NB * BS), [R, NB, BS])
@@ -305,13 +298,11 @@ if triton is not None:
         else:  # float scale (NVFP4): round(amax / (ELEM_MAX * ts)) RNE, saturating, computed in float64
             ts = tl.load(ts_ptr).to(tl.float64)
             target = amax.to(tl.float32, bitcast=True).to(tl.float64) / (ELEM_MAX * ts)  # div.rn.f64
-            tn, tsig, texp, tnan, tinf = _f64_fields(target)
+            tn, tsig, texp, tnan, tinf = _fields(target, True)
             scale = _round_raw(tn, tsig, texp, tnan, tinf, tsig, False, 64, True, S_EMIN, S_MAN, S_EXP_BITS, 8,
                                S_MAX_CODE, S_MAX_CODE, S_NAN, False, False, True, False)
             scale = tl.where(special, S_NAN, scale)
-            sfield = scale >> S_MAN
-            ssig = tl.where(sfield != 0, (scale & ((1 << S_MAN) - 1)) | (1 << S_MAN), scale & ((1 << S_MAN) - 1))
-            sexp = tl.maximum(sfield, 1) - (1 - S_EMIN) - S_MAN
+            ssig, sexp = _code_fields(scale, S_EMIN, S_MAN)
             svalue = ssig.to(tl.float64) * _pow2_f64(sexp)
             divisor = svalue * ts
             zero_scale = divisor == 0
@@ -328,27 +319,27 @@ if triton is not None:
         elif (not POW2) and E2M1_FAST and not SR:
             # the seven midpoints times the block's divisor, rounded to fp32 per block, compared per element
             a = tl.abs(x)
-            code = (a > _e(_round_f32_down(0.25 * divisor))).to(tl.int32)
-            code += (a >= _e(_round_f32_up(0.75 * divisor))).to(tl.int32)
-            code += (a > _e(_round_f32_down(1.25 * divisor))).to(tl.int32)
-            code += (a >= _e(_round_f32_up(1.75 * divisor))).to(tl.int32)
-            code += (a > _e(_round_f32_down(2.5 * divisor))).to(tl.int32)
-            code += (a >= _e(_round_f32_up(3.5 * divisor))).to(tl.int32)
-            code += (a > _e(_round_f32_down(5.0 * divisor))).to(tl.int32)
+            code = (a > _e(_round_f32(0.25 * divisor, False))).to(tl.int32)
+            code += (a >= _e(_round_f32(0.75 * divisor, True))).to(tl.int32)
+            code += (a > _e(_round_f32(1.25 * divisor, False))).to(tl.int32)
+            code += (a >= _e(_round_f32(1.75 * divisor, True))).to(tl.int32)
+            code += (a > _e(_round_f32(2.5 * divisor, False))).to(tl.int32)
+            code += (a >= _e(_round_f32(3.5 * divisor, True))).to(tl.int32)
+            code += (a > _e(_round_f32(5.0 * divisor, False))).to(tl.int32)
             code = code | (neg.to(tl.int32) << 3)
         else:
             rand = tl.zeros_like(bits)
             if SR:
-                rand = _random24(r4.to(tl.int64) * K + cols, key)
+                rand = _random24(r3.to(tl.int64) * K + cols, key)
             if POW2:
-                n_, sig, exp, _n, _i = _f32_fields(x)
+                n_, sig, exp, _n, _i = _fields(x, False)
                 exp = exp - _e(e)
                 never = exp != exp
                 code = _round_raw(neg, sig, exp, never, never, rand, SR, 32, True, EMIN, MAN, EXP_BITS,
                                   WIDTH, MAX_CODE, OVER_CODE, NAN_CODE, NAN_SIGNED, NEG_ZERO, SUBNORMALS, FNUZ)
             else:
                 q = tl.where(nonfinite, 0.0, x).to(tl.float64) / _e(tl.where(zero_scale, 1.0, divisor))
-                qn, qsig, qexp, qnan, qinf = _f64_fields(q)
+                qn, qsig, qexp, qnan, qinf = _fields(q, True)
                 code = _round_raw(qn, qsig, qexp, qnan, qinf, rand, SR, 64, True, EMIN, MAN, EXP_BITS, WIDTH,
                                   MAX_CODE, OVER_CODE, NAN_CODE, NAN_SIGNED, NEG_ZERO, SUBNORMALS, FNUZ)
         code = tl.where(_e(zero_scale), tl.where(neg & NEG_ZERO, 1 << (WIDTH - 1), 0), code)
@@ -357,17 +348,15 @@ if triton is not None:
             if POW2 and HW_FP8 != 0 and not SR:
                 value = elem
             else:
-                m = code & ((1 << (WIDTH - 1)) - 1)
-                f = m >> MAN
-                s = tl.where(f != 0, (m & ((1 << MAN) - 1)) | (1 << MAN), m & ((1 << MAN) - 1))
-                value = s.to(tl.float32) * _pow2_f32(tl.maximum(f, 1) - (1 - EMIN) - MAN)
+                s, f = _code_fields(code & ((1 << (WIDTH - 1)) - 1), EMIN, MAN)
+                value = s.to(tl.float32) * _pow2_f32(f)
                 value = tl.where((code >> (WIDTH - 1)) != 0, value * -1.0, value)
             if POW2:
                 value = value * _e(_pow2_f32(tl.maximum(e, -149)))
             else:
                 value = value * _e(svalue.to(tl.float32))
             value = tl.where(_e(special), float("nan"), value)
-            offsets = r4.to(tl.int64) * out_stride + cols
+            offsets = r3.to(tl.int64) * out_stride + cols
             if OUT_BF16:
                 tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
             else:
@@ -377,11 +366,10 @@ if triton is not None:
                 lo, hi = tl.split(tl.reshape(code, [R, NB, H, 2]))
                 packed = (lo & 15) | ((hi & 15) << 4)
                 pcols = blocks[None, :, None] * H + tl.arange(0, H)[None, None, :]
-                r3 = rows[:, None, None]
                 tl.store(out_ptr + r3.to(tl.int64) * out_stride + pcols, packed.to(tl.uint8),
                          mask=(r3 < M) & (pcols < (K + 1) // 2))
             else:
-                tl.store(out_ptr + r4.to(tl.int64) * out_stride + cols, code.to(tl.uint8), mask=mask)
+                tl.store(out_ptr + r3.to(tl.int64) * out_stride + cols, code.to(tl.uint8), mask=mask)
             nblocks = (K + BS - 1) // BS
             if TWO_D:
                 srow = pid_m + tl.zeros([R], tl.int32)
@@ -405,17 +393,16 @@ if triton is not None:
         pid_m, pid_k = tl.program_id(0), tl.program_id(1)
         rows = pid_m * R + tl.arange(0, R)
         blocks = pid_k * NB + tl.arange(0, NB)
-        r4 = rows[:, None, None]
+        r3 = rows[:, None, None]
         cols = blocks[None, :, None] * BS + tl.arange(0, BS)[None, None, :]
-        mask = (r4 < M) & (cols < K)
+        mask = (r3 < M) & (cols < K)
         if PACK:
-            r3 = rows[:, None, None]
             pcols = blocks[None, :, None] * H + tl.arange(0, H)[None, None, :]
             p = tl.load(code_ptr + r3.to(tl.int64) * code_stride + pcols, mask=(r3 < M) & (pcols < (K + 1) // 2),
                         other=0).to(tl.int32)
             code = tl.reshape(tl.join(p & 15, p >> 4), [R, NB, BS])
         else:
-            code = tl.load(code_ptr + r4.to(tl.int64) * code_stride + cols, mask=mask, other=0).to(tl.int32)
+            code = tl.load(code_ptr + r3.to(tl.int64) * code_stride + cols, mask=mask, other=0).to(tl.int32)
         srows = pid_m + tl.zeros([R], tl.int32) if TWO_D else rows
         smask = (srows[:, None] < (M + BS - 1) // BS if TWO_D else rows[:, None] < M) & \
             (blocks[None, :] < (K + BS - 1) // BS)
@@ -426,15 +413,13 @@ if triton is not None:
             s_value = _pow2_f64(scale - 127)
         else:
             s_nan = (scale & 127) == S_NAN
-            sf = (scale & 127) >> S_MAN
-            ss = tl.where(sf != 0, (scale & ((1 << S_MAN) - 1)) | (1 << S_MAN), scale & ((1 << S_MAN) - 1))
-            s_value = ss.to(tl.float64) * _pow2_f64(tl.maximum(sf, 1) - (1 - S_EMIN) - S_MAN)
+            ss, sf = _code_fields(scale & 127, S_EMIN, S_MAN)
+            s_value = ss.to(tl.float64) * _pow2_f64(sf)
             s_value = s_value * tl.load(ts_ptr).to(tl.float64)
         s_value = tl.where(s_nan, float("nan"), s_value)
         m = code & ((1 << (WIDTH - 1)) - 1)
-        f = m >> MAN
-        s = tl.where(f != 0, (m & ((1 << MAN) - 1)) | (1 << MAN), m & ((1 << MAN) - 1))
-        value = s.to(tl.float64) * _pow2_f64(tl.maximum(f, 1) - (1 - EMIN) - MAN)
+        s, f = _code_fields(m, EMIN, MAN)
+        value = s.to(tl.float64) * _pow2_f64(f)
         if INF_MAG != 0:
             value = tl.where(m == INF_MAG, float("inf"), value)
             value = tl.where(m > INF_MAG, float("nan"), value)
@@ -442,7 +427,7 @@ if triton is not None:
             value = tl.where(m == NAN_MAG, float("nan"), value)
         value = tl.where((code >> (WIDTH - 1)) != 0, value * -1.0, value) * _e(s_value)
         value = value.to(tl.float32)  # cvt.rn from the exact float64 product
-        offsets = r4.to(tl.int64) * K + cols
+        offsets = r3.to(tl.int64) * K + cols
         if OUT_BF16:
             tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
         else:
@@ -460,7 +445,7 @@ if triton is not None:
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(tl.float32)
         if SCALED:
             x = tl.math.div_rn(x, tl.load(scale_ptr) + tl.zeros_like(x))
-        neg, sig, exp, nan, inf = _f32_fields(x)
+        neg, sig, exp, nan, inf = _fields(x, False)
         rand = tl.zeros_like(sig)
         if SR:
             rand = _random24(offsets, key)
