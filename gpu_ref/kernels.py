@@ -42,7 +42,7 @@ import functools
 
 import torch
 
-from hw.formats import BlockFormat, FloatFormat, LNSFormat, PositFormat, ScaleFormat, Special
+from hw.formats import BlockFormat, FloatFormat, PositFormat, ScaleFormat, Special
 
 try:
     import triton
@@ -51,7 +51,7 @@ except ImportError:  # CPU-only installs: the PyTorch path is used
     triton = None
 
 __all__ = ["available", "encode_float", "block_quantize", "block_dequantize", "tensor_scale", "encode", "decode",
-           "fake_quantize_elementwise"]
+           "fake_quantize_elementwise", "encode_tables"]
 
 def available() -> bool:
     return triton is not None and torch.cuda.is_available()
@@ -634,13 +634,8 @@ def _decode_table(fmt, device: str) -> torch.Tensor:
     elif isinstance(fmt, PositFormat):
         values = numerics.decode_posit(fmt, codes)
     else:
-        values = lns.lns_decode(codes >> fmt.log_bits == 1, _lns_log(fmt, codes), fmt, torch.float64)
+        values = lns.lns_decode(*lns.lns_fields(codes, fmt), fmt, torch.float64)
     return values.float().to(device)
-
-
-def _lns_log(fmt: LNSFormat, codes):
-    raw = codes & ((1 << fmt.log_bits) - 1)
-    return torch.where(raw >= fmt.zero_code, raw - (1 << fmt.log_bits), raw).int()
 
 
 def _reference_encode(fmt, x: torch.Tensor) -> torch.Tensor:
@@ -653,10 +648,9 @@ def _reference_encode(fmt, x: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=None)
-def _encode_tables(fmt, device: str):
+def encode_tables(fmt, device: str):
     """(thresholds, magnitude codes, steps): thresholds[j] = the smallest fp32 bit pattern that the reference
     encodes at or above magnitude rank j + 1 (padded with 0x7FFFFFFF to a power of two)."""
-    values = _decode_table(fmt, "cpu").double()
     if isinstance(fmt, PositFormat):
         mags = torch.arange(0, 1 << (fmt.n - 1))  # 0, minpos .. maxpos in increasing order
     else:
@@ -693,6 +687,8 @@ def encode_float(fmt: FloatFormat, x: torch.Tensor, saturate: bool = False, roun
 def _elementwise(fmt, x, out, rounding="rne", seed=0, scale=None, values=False, saturate=False):
     from .numerics import seed_key
 
+    if rounding not in ("rne", "sr"):
+        raise ValueError(f"rounding must be 'rne' or 'sr', not {rounding!r}")
     flat = x.contiguous().reshape(-1)
     grid = (triton.cdiv(flat.numel(), _BLOCK),)
     scale_t = scale if scale is not None else flat
@@ -705,7 +701,7 @@ def _elementwise(fmt, x, out, rounding="rne", seed=0, scale=None, values=False, 
     else:
         if rounding != "rne":
             raise ValueError(f"{fmt.name}: the Triton encoder rounds posits and LNS to nearest only")
-        thresholds, codes, steps = _encode_tables(fmt, str(x.device))
+        thresholds, codes, steps = encode_tables(fmt, str(x.device))
         posit = isinstance(fmt, PositFormat)
         _encode_table_kernel[grid](flat, out, flat.numel(), thresholds, codes, scale_t, table, STEPS=steps,
                                    POSIT=posit, WIDTH=fmt.width,

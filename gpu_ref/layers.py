@@ -186,6 +186,8 @@ class QLinear(torch.nn.Module):
         self.rht_seed = seed
         self._linear = self.spec.linear_function()
         self.float8 = None
+        if fp8_engine not in FP8_ENGINES:
+            raise ValueError(f"fp8_engine must be one of {', '.join(FP8_ENGINES)}, not {fp8_engine!r}")
         engine = FASTER_ENGINE.get(self.spec.scaling) if fp8_engine == "auto" else fp8_engine
         if self.spec.native and self.spec.scaling and engine == "torchao":
             self.float8 = _torchao_float8(fan_in, fan_out, self.spec.scaling, self.weight)

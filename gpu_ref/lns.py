@@ -17,7 +17,7 @@ import torch
 from hw import formats
 from hw.formats import LNSFormat
 
-__all__ = ["lns_encode", "lns_decode", "lns_codes", "lns_mac", "MadamLNS", "train_example"]
+__all__ = ["lns_encode", "lns_decode", "lns_codes", "lns_fields", "lns_mac", "MadamLNS", "train_example"]
 
 
 def lns_encode(x: torch.Tensor, fmt: LNSFormat, stochastic: bool = False, generator=None):
@@ -61,6 +61,14 @@ def lns_codes(sign: torch.Tensor, log: torch.Tensor, fmt: LNSFormat) -> torch.Te
     return (sign.long() << fmt.log_bits) | (log.long() & ((1 << fmt.log_bits) - 1))
 
 
+def lns_fields(codes: torch.Tensor, fmt: LNSFormat):
+    """(sign, log) of bit patterns, the inverse of :func:`lns_codes`: ``log`` (int64) in units of 1/gamma, the
+    reserved most-negative log for zero (sign 0) and NaN (sign 1)."""
+    codes = codes.long() & ((1 << fmt.width) - 1)
+    raw = codes & ((1 << fmt.log_bits) - 1)
+    return (codes >> fmt.log_bits) == 1, torch.where(raw >= fmt.zero_code, raw - (1 << fmt.log_bits), raw)
+
+
 def lns_mac(fmt: LNSFormat, a: torch.Tensor, b: torch.Tensor, acc: torch.Tensor) -> torch.Tensor:
     """The LNS MAC (``fmt.mac``): ``acc + sum_i lin(a_i * b_i)`` wrapped to ``fmt.acc_bits``, codes in and out.
 
@@ -68,10 +76,8 @@ def lns_mac(fmt: LNSFormat, a: torch.Tensor, b: torch.Tensor, acc: torch.Tensor)
     (zero and NaN give 0); ``a``/``b`` are ``(..., lanes)`` codes, ``acc`` ``(...)``.
     """
     def fields(codes):
-        codes = codes.long() & ((1 << fmt.width) - 1)
-        raw = codes & ((1 << fmt.log_bits) - 1)
-        log = torch.where(raw >= fmt.zero_code, raw - (1 << fmt.log_bits), raw)
-        return (codes >> fmt.log_bits) == 1, log, log == fmt.zero_log
+        sign, log = lns_fields(codes, fmt)
+        return sign, log, log == fmt.zero_log
 
     sa, la, ra = fields(a)
     sb, lb, rb = fields(b)

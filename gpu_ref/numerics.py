@@ -99,6 +99,8 @@ def round_float(fmt: FloatFormat, neg, sig, exp, nan=None, inf=None, rounding: s
         up = (shift > 0) & (shift < 64) & ((rem > half) | ((rem == half) & ((kept & 1) == 1)))  # sig < 2**63
         kept = kept + up.long()
     elif rounding == "sr":
+        if random is None:
+            raise ValueError("stochastic rounding needs random bits (counter_random24)")
         kept = kept + ((shift > 0) & (random < sr_threshold(rem, shift))).long()
     binade = torch.clamp(lsb - fmt.emin + fmt.man_bits, max=1 << (fmt.exp_bits + 1))
     code = torch.where(kept == 0, 0, (binade << fmt.man_bits) + kept)
@@ -179,6 +181,8 @@ def encode_float(fmt: FloatFormat, x: torch.Tensor, saturate: bool = False, roun
                  seed: int = 0) -> torch.Tensor:
     """Codes of ``x`` (float32 or float64) rounded to nearest even into ``fmt`` (the golden ``encode``), or
     stochastically (``rounding="sr"``) with :func:`counter_random24` bits of (``seed``, flat element index)."""
+    if rounding not in ("rne", "sr"):
+        raise ValueError(f"rounding must be 'rne' or 'sr', not {rounding!r}")
     if rounding == "sr":
         neg, sig, exp, nan, inf = float_fields(x)
         random = counter_random24(seed, torch.arange(x.numel(), device=x.device).reshape(x.shape))

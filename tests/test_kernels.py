@@ -130,7 +130,7 @@ def test_threshold_tables_encode_as_the_reference(name):
     """The kernels' posit/LNS encoder, emulated with searchsorted: every threshold and its neighbours, and
     random fp32 patterns, encode as the reference does."""
     fmt = F.get(name)
-    thresholds, mags, steps = kernels._encode_tables(fmt, "cpu")
+    thresholds, mags, steps = kernels.encode_tables(fmt, "cpu")
     t = thresholds[thresholds != 0x7FFFFFFF].long()
     bits = torch.cat([t - 1, t, t + 1, torch.randint(0, 0x7F800000, (200000,)), torch.tensor([0, 0x7F800000,
                                                                                                 0x7FC00000])])
@@ -264,9 +264,7 @@ def _reference_values(fmt):
     if isinstance(fmt, F.PositFormat):
         return numerics.decode_posit(fmt, codes).float()
     if isinstance(fmt, F.LNSFormat):
-        raw = codes & ((1 << fmt.log_bits) - 1)
-        log = torch.where(raw >= fmt.zero_code, raw - (1 << fmt.log_bits), raw)
-        return lns.lns_decode((codes >> fmt.log_bits) == 1, log, fmt, torch.float32)
+        return lns.lns_decode(*lns.lns_fields(codes, fmt), fmt, torch.float32)
     return numerics.decode_float(fmt, codes).float()
 
 
@@ -285,3 +283,20 @@ def test_table_encode_and_decode_kernels_are_the_reference(name):
     scale = torch.tensor([0.25], device="cuda")
     fused = kernels.fake_quantize_elementwise(fmt, x.cuda(), scale, dtype=torch.float32).cpu()
     assert _same_bits(fused, table[_reference_codes(fmt, x / 0.25)])
+
+
+def test_bad_rounding_and_engine_values_are_refused():
+    x = torch.ones(4)
+    with pytest.raises(ValueError, match="rounding must be 'rne' or 'sr'"):
+        numerics.encode_float(F.get("e4m3"), x, rounding="rtz")
+    with pytest.raises(ValueError, match="random bits"):
+        numerics.round_float(F.get("e4m3"), *numerics.float_fields(x), rounding="sr")
+    with pytest.raises(ValueError, match="rounding must be 'rne' or 'sr'"):
+        gblock.quantize(F.get("mxfp4"), x.reshape(1, 4), rounding="up")
+    from gpu_ref import layers
+    previous, layers.fp8_engine = layers.fp8_engine, "fast"
+    try:
+        with pytest.raises(ValueError, match="fp8_engine must be one of auto, torchao, own, not 'fast'"):
+            layers.QLinear(16, 16, "fp8_tensorwise")
+    finally:
+        layers.fp8_engine = previous
