@@ -228,7 +228,7 @@ def _plot(rows: list[dict], path: Path, source: str, place: str):
     ax.set_ylabel("held-out loss gap to bf16, mean +- sd over seeds (lower is better)")
     ax.set_title(f"Quality vs energy per MAC, costed on {place} (H100 throughput: {source})", fontsize=10)
     ax.legend([plt.Line2D([], [], marker="o", ls="", color=colours[native]) for native in (True, False)],
-              ["run natively on the H100 (fp8: torch._scaled_mm)", "emulated (quantize, bf16 matmul)"], fontsize=8)
+              ["run natively on the H100 (fp8: torch._scaled_mm)", "emulated (quantized operands, exact products, fp32 sums)"], fontsize=8)
     ax.grid(which="both", alpha=0.3)
     note = "tensorwise/rowwise: FP8 scale per tensor / per row; rht: random Hadamard transform before NVFP4"
     if missing:

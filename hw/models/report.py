@@ -138,10 +138,13 @@ def _short(unit: str, rows) -> str:
 
 
 def plain_log_ticks(axis):
-    """1-2-5 ticks with plain labels on a log axis, no minor labels: readable within one decade."""
+    """Plain labels on a log axis, no minor labels: 1-2-5 ticks where the data span at most 2.5 decades, one
+    tick per decade beyond (1-2-5 labels of several decades overprint each other).  Call after plotting."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.axes.autoscale_view()
+    low, high = sorted(axis.get_view_interval())
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if 0 < low and high / low <= 10 ** 2.5 else (1.0,)))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1000 else f"{v:.3g}"))
     axis.set_minor_formatter(NullFormatter())
 
