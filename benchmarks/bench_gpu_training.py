@@ -64,6 +64,10 @@ def main(argv=None) -> int:
     p.add_argument("--part", choices=["emulated", "fp8", "all"], default="all")
     p.add_argument("--widths", default="1024", help="widths of the emulated part")
     args = p.parse_args(argv)
+    widths = args.widths.split(",")
+    if not all(w.isdigit() and int(w) % 128 == 0 and int(w) > 0 for w in widths):
+        print(f"error: --widths takes positive multiples of 128 (heads of 128), not {args.widths!r}", file=sys.stderr)
+        return 2
     if not torch.cuda.is_available():
         print("error: bench_gpu_training needs a CUDA GPU", file=sys.stderr)
         return 2
@@ -78,7 +82,7 @@ def main(argv=None) -> int:
         results["torchao"] = None
     data = corpus()
     if args.part in ("emulated", "all"):
-        for width in [int(w) for w in args.widths.split(",")]:
+        for width in [int(w) for w in widths]:
             base = run(f"emulated_w{width}_bf16", results, out, data, "bf16", width, 8, False)
             for precision in EMULATED:
                 row = run(f"emulated_w{width}_{precision}", results, out, data, precision, width, 8, False)

@@ -122,6 +122,10 @@ def main(argv=None) -> int:
     p.add_argument("--elements", type=int, default=1 << 28, help="input elements (default 2**28)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
+    if args.elements < 8192 or args.elements % 8192:
+        print(f"gpu_ref.bench: error: --elements must be a positive multiple of 8192, not {args.elements}",
+              file=sys.stderr)
+        return 2
     return peaks.emit("gpu_ref.bench", lambda: measure(args.elements, args.json), args.json)
 
 

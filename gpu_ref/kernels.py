@@ -525,7 +525,14 @@ def _tile_shape(fmt: BlockFormat, two_d: bool, K: int, elements: int = 1024) -> 
     return max(1, elements // (nb * fmt.block_size)), nb
 
 
-def _check_block(fmt: BlockFormat, x: torch.Tensor, rounding: str, rht_seed):
+def _check_out_dtype(dtype):
+    if dtype not in (torch.float32, torch.bfloat16):
+        raise ValueError(f"output dtype must be torch.float32 or torch.bfloat16, not {dtype}")
+
+
+def _check_block(fmt: BlockFormat, x: torch.Tensor, rounding: str, rht_seed, two_d: bool):
+    if two_d and x.dim() != 2:
+        raise ValueError(f"2-D blocks need a matrix, not a tensor of shape {tuple(x.shape)}")
     if not isinstance(fmt.element, FloatFormat):
         raise ValueError(f"the Triton block kernels take float elements; {fmt.name} has {fmt.element.name}")
     if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
@@ -568,7 +575,9 @@ def block_quantize(fmt: BlockFormat, x: torch.Tensor, ts: torch.Tensor | None = 
     from .block import rht_signs
     from .numerics import seed_key
 
-    _check_block(fmt, x, rounding, rht_seed)
+    _check_block(fmt, x, rounding, rht_seed, two_d)
+    if values:
+        _check_out_dtype(dtype)
     m = _matrix(x)
     M, K = m.shape
     pow2 = isinstance(fmt.scale, ScaleFormat)
@@ -606,6 +615,7 @@ def block_dequantize(fmt: BlockFormat, codes: torch.Tensor, scales: torch.Tensor
                      count: int, two_d: bool = False, dtype=torch.float32) -> torch.Tensor:
     """Values of :func:`block_quantize`'s codes (``count`` elements per row) in ``dtype``: the exact float64
     ``element * scale * ts`` rounded once (float32) or via float32 (bf16), NaN throughout NaN-scaled blocks."""
+    _check_out_dtype(dtype)
     M = codes.shape[0]
     pow2 = isinstance(fmt.scale, ScaleFormat)
     ts = torch.ones(1, dtype=torch.float32, device=codes.device) if ts is None else ts.reshape(1).float()
@@ -722,6 +732,7 @@ def encode(fmt, x: torch.Tensor, rounding: str = "rne", seed: int = 0, saturate:
 
 def decode(fmt, codes: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
     """Values of codes of a float, posit or LNS format (table of the reference decoder)."""
+    _check_out_dtype(dtype)
     flat = codes.contiguous().reshape(-1)
     out = torch.empty(flat.numel(), dtype=dtype, device=codes.device)
     _decode_table_kernel[(triton.cdiv(flat.numel(), _BLOCK),)](
@@ -733,5 +744,6 @@ def decode(fmt, codes: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
 def fake_quantize_elementwise(fmt, x: torch.Tensor, scale: torch.Tensor | None = None, rounding: str = "rne",
                               seed: int = 0, dtype=torch.bfloat16) -> torch.Tensor:
     """``decode(encode(x / scale))`` in ``dtype`` in one pass (``scale``: a 1-element tensor, a power of two)."""
+    _check_out_dtype(dtype)
     out = torch.empty(x.numel(), dtype=dtype, device=x.device)
     return _elementwise(fmt, x, out, rounding, seed, scale=scale, values=True)

@@ -300,3 +300,18 @@ def test_bad_rounding_and_engine_values_are_refused():
             layers.QLinear(16, 16, "fp8_tensorwise")
     finally:
         layers.fp8_engine = previous
+
+
+def test_kernel_entry_points_refuse_bad_arguments_before_launching():
+    fmt = F.get("nvfp4")
+    with pytest.raises(ValueError, match="2-D blocks need a matrix"):
+        kernels.block_quantize(fmt, torch.zeros(2, 16, 16), two_d=True)
+    with pytest.raises(ValueError, match="output dtype must be"):
+        kernels.block_quantize(fmt, torch.zeros(2, 16), values=True, dtype=torch.float16)
+    with pytest.raises(ValueError, match="output dtype must be"):
+        kernels.block_dequantize(fmt, torch.zeros(2, 8, dtype=torch.uint8), torch.zeros(2, 1, dtype=torch.uint8), None,
+                                 16, dtype=torch.int32)
+    with pytest.raises(ValueError, match="fused Hadamard transform"):
+        kernels.block_quantize(fmt, torch.zeros(2, 24), rht_seed=1)
+    with pytest.raises(ValueError, match="rounding must be"):
+        kernels.block_quantize(fmt, torch.zeros(2, 16), rounding="up")
