@@ -169,10 +169,6 @@ if triton is not None:
         return bits.to(tl.float32, bitcast=True)
 
     @triton.jit
-    def _pow2_f64(e):
-        return ((e.to(tl.int64) + 1023) << 52).to(tl.float64, bitcast=True)
-
-    @triton.jit
     def _round_f32(t, UP: tl.constexpr):
         """Positive float64 ``t`` rounded to fp32 upward (``UP``) or toward zero: the nearest fp32, moved one
         step where it landed on the wrong side of ``t``."""
@@ -245,6 +241,63 @@ if triton is not None:
         return v[:, :, None]
 
     @triton.jit
+    def _bits(x):
+        return x.to(tl.int32, bitcast=True)
+
+    @triton.jit
+    def _f32(bits):
+        return bits.to(tl.float32, bitcast=True)
+
+    @triton.jit
+    def _below(p, q, a):
+        """``p * q < a`` exactly for fp32 ``p, q, a`` (>= 0): the sign of ``fma(p, q, -a)`` is the sign of the
+        exact difference, even where it underflows to a signed zero (IEEE 754; an exact zero is +0)."""
+        return _bits(tl.fma(p, q, -a)) < 0
+
+    @triton.jit
+    def _product_bound(p, q, UP: tl.constexpr):
+        """``p * q`` (fp32, >= 0) rounded to fp32 upward (``UP``) or downward, exactly (:func:`_below`)."""
+        t = p * q
+        if UP:
+            return tl.where(_below(-p, q, -t), _f32(_bits(t) + 1), t)
+        return tl.where(_below(p, q, t), _f32(_bits(t) - 1), t)
+
+    @triton.jit
+    def _fp8_value(code, FP8: tl.constexpr):
+        """fp32 value of E4M3 (1) or E5M2 (2) codes, by the hardware converter (exact)."""
+        if FP8 == 1:
+            return code.to(tl.uint8).to(tl.float8e4nv, bitcast=True).to(tl.float32)
+        return code.to(tl.uint8).to(tl.float8e5, bitcast=True).to(tl.float32)
+
+    @triton.jit
+    def _float_scale(amax, ts, CEIL: tl.constexpr, E: tl.constexpr, FP8: tl.constexpr, MAX_CODE: tl.constexpr,
+                     MAX_VALUE: tl.constexpr):
+        """Code of the fp8 block scale of fp32 ``amax`` (finite, >= 0): ``amax / (E * ts)`` rounded to nearest
+        even, or up (``CEIL``: the smallest scale with ``scale * E * ts >= amax``), saturating.  A candidate from
+        the hardware converter is moved by at most one code where exact products (:func:`_below`) say so."""
+        q = tl.minimum(tl.math.div_rn(amax, tl.zeros_like(amax) + E * ts), MAX_VALUE)
+        q = tl.where(q < 0.000244140625, 0.0, q)  # below 2**-12 (a quarter of the least fp8 subnormal step)
+        if FP8 == 1:
+            c = q.to(tl.float8e4nv).to(tl.uint8, bitcast=True).to(tl.int32)
+        else:
+            c = q.to(tl.float8e5).to(tl.uint8, bitcast=True).to(tl.int32)
+        v = _fp8_value(c, FP8)
+        up_value = _fp8_value(tl.minimum(c + 1, MAX_CODE), FP8)
+        down_value = _fp8_value(tl.maximum(c - 1, 0), FP8)
+        if CEIL:
+            up = (c < MAX_CODE) & _below(v * E, ts, amax)
+            down = (c > 0) & ~_below(down_value * E, ts, amax)
+        else:
+            odd = (c & 1) == 1
+            hi = (v + up_value) * (0.5 * E)  # midpoints times E: exact (a few significant bits)
+            lo = (v + down_value) * (0.5 * E)
+            above, below_hi = _below(hi, ts, amax), _below(-hi, ts, -amax)
+            under, above_lo = _below(-lo, ts, -amax), _below(lo, ts, amax)
+            up = (c < MAX_CODE) & (above | (odd & ~below_hi))
+            down = (c > 0) & (under | (odd & ~above_lo))
+        return c + up.to(tl.int32) - down.to(tl.int32)
+
+    @triton.jit
     def _block_max(v, TWO_D: tl.constexpr):
         """Max over each block of an [R, NB, BS] tile (and over the rows for 2-D blocks): [R, NB]."""
         m = tl.max(v, 2)
@@ -253,19 +306,52 @@ if triton is not None:
         return m
 
     @triton.jit
+    def _e2m1_bound(m, s, ts, TIE_UP: tl.constexpr, EXACT: tl.constexpr):
+        """The fp32 ``u`` with ``|x| > u`` exactly when ``|x| / (s * ts)`` rounds (RNE) above the midpoint ``m``:
+        ``m * s * ts`` rounded down, or where the tie rounds up, rounded up and then one step down.  ``EXACT``:
+        ``m * s`` is exact and ``ts`` is 1 (power-of-two scales)."""
+        if EXACT:
+            t = m * s
+            if TIE_UP:
+                t = _f32(_bits(t) - 1)
+            return _e(t)
+        if TIE_UP:
+            return _e(_f32(_bits(_product_bound(m * s, ts, True)) - 1))
+        return _e(_product_bound(m * s, ts, False))
+
+    @triton.jit
+    def _e2m1_codes(a, s, ts, EXACT: tl.constexpr):
+        """E2M1 magnitude codes of ``|x| / (s * ts)`` rounded to nearest even, saturating: the number of the seven
+        midpoints below ``|x|`` (:func:`_e2m1_bound`), by a binary search."""
+        u1 = _e2m1_bound(0.25, s, ts, False, EXACT)
+        u2 = _e2m1_bound(0.75, s, ts, True, EXACT)
+        u3 = _e2m1_bound(1.25, s, ts, False, EXACT)
+        u4 = _e2m1_bound(1.75, s, ts, True, EXACT)
+        u5 = _e2m1_bound(2.5, s, ts, False, EXACT)
+        u6 = _e2m1_bound(3.5, s, ts, True, EXACT)
+        u7 = _e2m1_bound(5.0, s, ts, False, EXACT)
+        b2 = a > u4
+        b1 = a > tl.where(b2, u6, u2)
+        b0 = a > tl.where(b2, tl.where(b1, u7, u5), tl.where(b1, u3, u1))
+        return b2.to(tl.int32) * 4 + b1.to(tl.int32) * 2 + b0.to(tl.int32)
+
+    @triton.jit
     def _block_quant_kernel(x_ptr, stride_m, stride_k, M, K, out_ptr, out_stride, scale_ptr, scale_stride, ts_ptr,
                             key, R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr, TWO_D: tl.constexpr,
                             POW2: tl.constexpr, CEIL: tl.constexpr, ELEM_EMAX: tl.constexpr,
-                            ELEM_MAX_SIG: tl.constexpr, HW_FP8: tl.constexpr, E2M1_FAST: tl.constexpr,
-                            S_EMIN: tl.constexpr, S_MAN: tl.constexpr, S_EXP_BITS: tl.constexpr,
-                            S_MAX_CODE: tl.constexpr, S_NAN: tl.constexpr, ELEM_MAX: tl.constexpr,
+                            ELEM_MAX_SIG: tl.constexpr, FP8: tl.constexpr, E2M1: tl.constexpr,
+                            S_FP8: tl.constexpr, S_MAX_CODE: tl.constexpr, S_MAX: tl.constexpr,
+                            S_NAN: tl.constexpr, ELEM_MAX: tl.constexpr,
                             SR: tl.constexpr, RHT: tl.constexpr, SIGNS: tl.constexpr, VALUES: tl.constexpr,
                             OUT_BF16: tl.constexpr, PACK: tl.constexpr, EMIN: tl.constexpr, MAN: tl.constexpr,
                             EXP_BITS: tl.constexpr, WIDTH: tl.constexpr, MAX_CODE: tl.constexpr,
                             OVER_CODE: tl.constexpr, NAN_CODE: tl.constexpr, NAN_SIGNED: tl.constexpr,
                             NEG_ZERO: tl.constexpr, SUBNORMALS: tl.constexpr, FNUZ: tl.constexpr):
         """The tile is [R rows, NB blocks, BS elements]: block reductions and their broadcasts back stay in the
-        tile's layout; 4-bit codes pack by pairs of the last axis."""
+        tile's layout; 4-bit codes pack by pairs of the last axis.  Per block: the largest magnitude as an
+        integer (NaN/Inf above every finite one), the scale; per element, round-to-nearest takes the
+        cheapest exact route (``FP8``: the hardware converter on ``x * 2**-e``; ``E2M1``: :func:`_e2m1_codes`),
+        anything else the integer rounder :func:`_round_raw`."""
         H: tl.constexpr = BS // 2
         pid_m, pid_k = tl.program_id(0), tl.program_id(1)
         rows = pid_m * R + tl.arange(0, R)
@@ -277,56 +363,42 @@ if triton is not None:
                     other=0.0).to(tl.float32)
         if RHT:
             x = tl.reshape(_rht16(tl.reshape(x, [R, NB * BS]), SIGNS, R, NB * BS), [R, NB, BS])
-        bits = x.to(tl.int32, bitcast=True)
-        mag = bits & 0x7FFFFFFF
-        nonfinite = mag >= 0x7F800000
-        amax = _block_max(tl.where(nonfinite, 0, mag), TWO_D)
-        special = _block_max(nonfinite.to(tl.int32), TWO_D) != 0
+        bits = _bits(x)
+        mag = _block_max(bits & 0x7FFFFFFF, TWO_D)
+        special = mag >= 0x7F800000
+        amax = _f32(mag)
         if POW2:  # E8M0 scale: 2**e with e = floor(log2 amax) - element emax (+1 for ceil when amax exceeds)
-            field = amax >> 23
-            frac = amax & 0x7FFFFF
-            length = _bit_length(frac, 32)
-            e = tl.where(field > 0, field - 127, length - 150) - ELEM_EMAX
+            normal = mag >= 0x800000
+            scaled = tl.where(normal, mag, _bits(amax * 18446744073709551616.0))  # subnormals times 2**64
+            e = (scaled >> 23) - tl.where(normal, 127, 191) - ELEM_EMAX
             if CEIL:
-                norm = tl.where(field > 0, frac | 0x800000, frac << tl.maximum(24 - length, 0))
-                e += (norm > ELEM_MAX_SIG).to(tl.int32)
+                e += ((scaled & 0x7FFFFF | 0x800000) > ELEM_MAX_SIG).to(tl.int32)
             scale = tl.where(e + 127 >= 255, 255, tl.maximum(e + 127, 0))
-            scale = tl.where(amax == 0, 0, scale)
+            scale = tl.where(mag == 0, 0, scale)
             scale = tl.where(special, 255, scale)
-            e = scale - 127
-            zero_scale = special != special
-        else:  # float scale (NVFP4): round(amax / (ELEM_MAX * ts)) RNE, saturating, computed in float64
-            ts = tl.load(ts_ptr).to(tl.float64)
-            target = amax.to(tl.float32, bitcast=True).to(tl.float64) / (ELEM_MAX * ts)  # div.rn.f64
-            tn, tsig, texp, tnan, tinf = _fields(target, True)
-            scale = _round_raw(tn, tsig, texp, tnan, tinf, tsig, False, 64, True, S_EMIN, S_MAN, S_EXP_BITS, 8,
-                               S_MAX_CODE, S_MAX_CODE, S_NAN, False, False, True, False)
+            e = tl.minimum(scale - 127, 127)
+            s = _f32(tl.where(scale > 0, scale << 23, 0x400000))  # 2**e, exact (2**-127 a subnormal)
+            ts = tl.load(ts_ptr)  # 1.0
+            zero_scale = special & ~special
+        else:  # fp8 scale (NVFP4: E4M3) of amax / (ELEM_MAX * ts), ts the fp32 tensor scale
+            ts = tl.load(ts_ptr)
+            scale = _float_scale(tl.where(special, 0.0, amax), ts, CEIL, ELEM_MAX, S_FP8, S_MAX_CODE, S_MAX)
+            s = _fp8_value(scale, S_FP8)
             scale = tl.where(special, S_NAN, scale)
-            ssig, sexp = _code_fields(scale, S_EMIN, S_MAN)
-            svalue = ssig.to(tl.float64) * _pow2_f64(sexp)
-            divisor = svalue * ts
-            zero_scale = divisor == 0
-        neg = bits < 0
-        if POW2 and HW_FP8 != 0 and not SR:
-            v = x * _e(_pow2_f32(-tl.minimum(e, 127)))
-            if HW_FP8 == 1:
+            zero_scale = scale == 0
+        sign = bits < 0
+        if FP8 != 0 and not SR:
+            v = tl.where(_e(special), 0.0, x) * _e(_f32((127 - e) << 23))
+            if FP8 == 1:
                 v8 = v.to(tl.float8e4nv)
             else:
                 v8 = v.to(tl.float8e5)
             code = v8.to(tl.uint8, bitcast=True).to(tl.int32)
-            if VALUES:
-                elem = v8.to(tl.float32)
-        elif (not POW2) and E2M1_FAST and not SR:
-            # the seven midpoints times the block's divisor, rounded to fp32 per block, compared per element
-            a = tl.abs(x)
-            code = (a > _e(_round_f32(0.25 * divisor, False))).to(tl.int32)
-            code += (a >= _e(_round_f32(0.75 * divisor, True))).to(tl.int32)
-            code += (a > _e(_round_f32(1.25 * divisor, False))).to(tl.int32)
-            code += (a >= _e(_round_f32(1.75 * divisor, True))).to(tl.int32)
-            code += (a > _e(_round_f32(2.5 * divisor, False))).to(tl.int32)
-            code += (a >= _e(_round_f32(3.5 * divisor, True))).to(tl.int32)
-            code += (a > _e(_round_f32(5.0 * divisor, False))).to(tl.int32)
-            code = code | (neg.to(tl.int32) << 3)
+        elif E2M1 and not SR:
+            a = _f32(bits & 0x7FFFFFFF)
+            dead = special | zero_scale
+            code = _e2m1_codes(a, tl.where(dead, float("nan"), s), ts, POW2)  # NaN bounds: no comparison holds
+            code = code | ((bits >> 28) & _e(tl.where(special, 0, 8)))
         else:
             rand = tl.zeros_like(bits)
             if SR:
@@ -335,26 +407,18 @@ if triton is not None:
                 n_, sig, exp, _n, _i = _fields(x, False)
                 exp = exp - _e(e)
                 never = exp != exp
-                code = _round_raw(neg, sig, exp, never, never, rand, SR, 32, True, EMIN, MAN, EXP_BITS,
+                code = _round_raw(sign, sig, exp, never, never, rand, SR, 32, True, EMIN, MAN, EXP_BITS,
                                   WIDTH, MAX_CODE, OVER_CODE, NAN_CODE, NAN_SIGNED, NEG_ZERO, SUBNORMALS, FNUZ)
             else:
-                q = tl.where(nonfinite, 0.0, x).to(tl.float64) / _e(tl.where(zero_scale, 1.0, divisor))
+                divisor = s.to(tl.float64) * ts  # exact
+                q = tl.where(_e(special), 0.0, x).to(tl.float64) / _e(tl.where(zero_scale, 1.0, divisor))
                 qn, qsig, qexp, qnan, qinf = _fields(q, True)
                 code = _round_raw(qn, qsig, qexp, qnan, qinf, rand, SR, 64, True, EMIN, MAN, EXP_BITS, WIDTH,
                                   MAX_CODE, OVER_CODE, NAN_CODE, NAN_SIGNED, NEG_ZERO, SUBNORMALS, FNUZ)
-        code = tl.where(_e(zero_scale), tl.where(neg & NEG_ZERO, 1 << (WIDTH - 1), 0), code)
-        code = tl.where(_e(special), 0, code)
+                code = tl.where(_e(zero_scale), tl.where(sign & NEG_ZERO, 1 << (WIDTH - 1), 0), code)
+            code = tl.where(_e(special), 0, code)
         if VALUES:
-            if POW2 and HW_FP8 != 0 and not SR:
-                value = elem
-            else:
-                s, f = _code_fields(code & ((1 << (WIDTH - 1)) - 1), EMIN, MAN)
-                value = s.to(tl.float32) * _pow2_f32(f)
-                value = tl.where((code >> (WIDTH - 1)) != 0, value * -1.0, value)
-            if POW2:
-                value = value * _e(_pow2_f32(tl.maximum(e, -149)))
-            else:
-                value = value * _e(svalue.to(tl.float32))
+            value = _element_value(code, FP8, E2M1, EMIN, MAN, WIDTH) * _e(s)  # element * block scale
             value = tl.where(_e(special), float("nan"), value)
             offsets = r3.to(tl.int64) * out_stride + cols
             if OUT_BF16:
@@ -381,14 +445,28 @@ if triton is not None:
                      mask=smask)
 
     @triton.jit
+    def _element_value(code, FP8: tl.constexpr, E2M1: tl.constexpr, EMIN: tl.constexpr, MAN: tl.constexpr,
+                       WIDTH: tl.constexpr):
+        """fp32 value of float-format codes (exact): the hardware converter for fp8, the code's bits moved
+        into an fp32 for E2M1 (``eem`` at the top of the fraction, times 2**126), fields otherwise."""
+        if FP8 != 0:
+            return _fp8_value(code, FP8)
+        if E2M1:
+            value = _f32((code & 7) << 22) * 8.507059173023462e37  # 2**126
+            return _f32(_bits(value) | ((code & 8) << 28))
+        s, f = _code_fields(code & ((1 << (WIDTH - 1)) - 1), EMIN, MAN)
+        value = s.to(tl.float32) * _pow2_f32(f)
+        return _f32(_bits(value) | (((code >> (WIDTH - 1)) & 1) << 31))
+
+    @triton.jit
     def _block_dequant_kernel(code_ptr, code_stride, scale_ptr, scale_stride, ts_ptr, out_ptr, M, K,
                               R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr, TWO_D: tl.constexpr,
                               POW2: tl.constexpr, PACK: tl.constexpr, OUT_BF16: tl.constexpr,
-                              EMIN: tl.constexpr, MAN: tl.constexpr, WIDTH: tl.constexpr, NAN_MAG: tl.constexpr,
-                              INF_MAG: tl.constexpr, S_EMIN: tl.constexpr, S_MAN: tl.constexpr,
-                              S_NAN: tl.constexpr):
-        """``element * scale * tensor_scale`` from the exact float64 product, rounded once to fp32 (and from
-        there to bf16); tiles as :func:`_block_quant_kernel`'s."""
+                              FP8: tl.constexpr, E2M1: tl.constexpr, EMIN: tl.constexpr, MAN: tl.constexpr,
+                              WIDTH: tl.constexpr, S_FP8: tl.constexpr, S_NAN: tl.constexpr):
+        """``element * scale * tensor_scale`` rounded once to fp32 (and from there to bf16): ``element * scale``
+        is exact in fp32 for fp8 scales (or rounds once for E8M0 ones), and the tensor scale multiplies it
+        after; tiles as :func:`_block_quant_kernel`'s."""
         H: tl.constexpr = BS // 2
         pid_m, pid_k = tl.program_id(0), tl.program_id(1)
         rows = pid_m * R + tl.arange(0, R)
@@ -409,24 +487,13 @@ if triton is not None:
         scale = tl.load(scale_ptr + srows[:, None].to(tl.int64) * scale_stride + blocks[None, :], mask=smask,
                         other=0).to(tl.int32)
         if POW2:
-            s_nan = scale == 255
-            s_value = _pow2_f64(scale - 127)
+            s = _f32(tl.where(scale > 0, scale << 23, 0x400000))
+            s = tl.where(scale == 255, float("nan"), s)
         else:
-            s_nan = (scale & 127) == S_NAN
-            ss, sf = _code_fields(scale & 127, S_EMIN, S_MAN)
-            s_value = ss.to(tl.float64) * _pow2_f64(sf)
-            s_value = s_value * tl.load(ts_ptr).to(tl.float64)
-        s_value = tl.where(s_nan, float("nan"), s_value)
-        m = code & ((1 << (WIDTH - 1)) - 1)
-        s, f = _code_fields(m, EMIN, MAN)
-        value = s.to(tl.float64) * _pow2_f64(f)
-        if INF_MAG != 0:
-            value = tl.where(m == INF_MAG, float("inf"), value)
-            value = tl.where(m > INF_MAG, float("nan"), value)
-        elif NAN_MAG != 0:
-            value = tl.where(m == NAN_MAG, float("nan"), value)
-        value = tl.where((code >> (WIDTH - 1)) != 0, value * -1.0, value) * _e(s_value)
-        value = value.to(tl.float32)  # cvt.rn from the exact float64 product
+            s = tl.where((scale & 127) == S_NAN, float("nan"), _fp8_value(scale & 127, S_FP8))
+        value = _element_value(code, FP8, E2M1, EMIN, MAN, WIDTH) * _e(s)
+        if not POW2:
+            value = value * tl.load(ts_ptr)
         offsets = r3.to(tl.int64) * K + cols
         if OUT_BF16:
             tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
@@ -507,6 +574,7 @@ if triton is not None:
 
 # -- host side -----------------------------------------------------------------------------------------------
 _BLOCK = 1024
+_FP8 = {"e4m3": 1, "e5m2": 2}  # the float formats the hardware converter rounds (saturating) and decodes
 
 
 def _matrix(x: torch.Tensor) -> torch.Tensor:
@@ -516,8 +584,11 @@ def _matrix(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1, x.shape[-1])
 
 
-def _tile_shape(fmt: BlockFormat, two_d: bool, K: int, elements: int = 1024) -> tuple[int, int]:
-    """(rows, blocks) of one program's tile of about ``elements`` elements."""
+def _tile_shape(fmt: BlockFormat, two_d: bool, K: int, elements: int | None = None) -> tuple[int, int]:
+    """(rows, blocks) of one program's tile of about ``elements`` elements (default: 32 per thread of the 4
+    warps for 8-bit elements, 16 for narrower ones, whose per-element work is larger)."""
+    if elements is None:
+        elements = 4096 if fmt.element.width >= 8 else 2048
     if two_d:
         return fmt.block_size, max(1, min(max(1, elements // fmt.block_size ** 2),
                                           triton.next_power_of_2(-(-K // fmt.block_size))))
@@ -530,11 +601,19 @@ def _check_out_dtype(dtype):
         raise ValueError(f"output dtype must be torch.float32 or torch.bfloat16, not {dtype}")
 
 
+def _check_formats(fmt: BlockFormat):
+    e = fmt.element
+    if not isinstance(e, FloatFormat) or (e.name not in _FP8 and e.special is not Special.NONE):
+        raise ValueError(f"the Triton block kernels take e4m3, e5m2 or special-free float elements; {fmt.name} has "
+                         f"{e.name}")
+    if not isinstance(fmt.scale, ScaleFormat) and fmt.scale.name not in _FP8:
+        raise ValueError(f"the Triton block kernels take E8M0, e4m3 or e5m2 scales; {fmt.name} has {fmt.scale.name}")
+
+
 def _check_block(fmt: BlockFormat, x: torch.Tensor, rounding: str, rht_seed, two_d: bool):
     if two_d and x.dim() != 2:
         raise ValueError(f"2-D blocks need a matrix, not a tensor of shape {tuple(x.shape)}")
-    if not isinstance(fmt.element, FloatFormat):
-        raise ValueError(f"the Triton block kernels take float elements; {fmt.name} has {fmt.element.name}")
+    _check_formats(fmt)
     if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
         raise ValueError(f"block quantize takes float32/bfloat16/float16 input, not {x.dtype}")
     if rounding not in ("rne", "sr"):
@@ -560,9 +639,9 @@ def tensor_scale(fmt: BlockFormat, x: torch.Tensor, rht_seed: int | None = None)
 
 def _scale_params(fmt: BlockFormat) -> dict:
     if isinstance(fmt.scale, ScaleFormat):
-        return dict(S_EMIN=0, S_MAN=0, S_EXP_BITS=8, S_MAX_CODE=254, S_NAN=255)
+        return dict(S_FP8=0, S_MAX_CODE=254, S_MAX=0.0, S_NAN=255)
     s = fmt.scale
-    return dict(S_EMIN=s.emin, S_MAN=s.man_bits, S_EXP_BITS=s.exp_bits, S_MAX_CODE=s.max_code, S_NAN=s.nan_code)
+    return dict(S_FP8=_FP8[s.name], S_MAX_CODE=s.max_code, S_MAX=float(s.max_finite), S_NAN=s.nan_code)
 
 
 def block_quantize(fmt: BlockFormat, x: torch.Tensor, ts: torch.Tensor | None = None, rounding: str = "rne",
@@ -597,13 +676,12 @@ def block_quantize(fmt: BlockFormat, x: torch.Tensor, ts: torch.Tensor | None = 
         scales = torch.empty(-(-M // fmt.block_size) if two_d else M, nblocks, dtype=torch.uint8, device=x.device)
         out_stride, scale_stride = out.shape[1], nblocks
     e = fmt.element
-    hw = {"e4m3": 1, "e5m2": 2}.get(e.name, 0) if pow2 else 0
     emax_sig = int(round(fmt.element_max / 2.0 ** e.emax * 2 ** 23))
     _block_quant_kernel[(triton.cdiv(M, R), triton.cdiv(K, C))](
         m, m.stride(0), m.stride(1), M, K, out, out_stride, scales, scale_stride, ts,
         seed_key(seed) if rounding == "sr" else 0, R=R, NB=NB, BS=fmt.block_size, TWO_D=two_d, POW2=pow2,
-        CEIL=fmt.rule.value == "ceil", ELEM_EMAX=e.emax, ELEM_MAX_SIG=emax_sig, HW_FP8=hw,
-        E2M1_FAST=e.name == "e2m1", ELEM_MAX=float(fmt.element_max), SR=rounding == "sr", RHT=rht_seed is not None,
+        CEIL=fmt.rule.value == "ceil", ELEM_EMAX=e.emax, ELEM_MAX_SIG=emax_sig, FP8=_FP8.get(e.name, 0),
+        E2M1=e.name == "e2m1", ELEM_MAX=float(fmt.element_max), SR=rounding == "sr", RHT=rht_seed is not None,
         SIGNS=rht_signs(rht_seed) if rht_seed is not None else 0, VALUES=values, OUT_BF16=dtype == torch.bfloat16,
         PACK=pack and not values, **_scale_params(fmt), **_float_params(e, True))
     if values:
@@ -616,6 +694,7 @@ def block_dequantize(fmt: BlockFormat, codes: torch.Tensor, scales: torch.Tensor
     """Values of :func:`block_quantize`'s codes (``count`` elements per row) in ``dtype``: the exact float64
     ``element * scale * ts`` rounded once (float32) or via float32 (bf16), NaN throughout NaN-scaled blocks."""
     _check_out_dtype(dtype)
+    _check_formats(fmt)
     M = codes.shape[0]
     pow2 = isinstance(fmt.scale, ScaleFormat)
     ts = torch.ones(1, dtype=torch.float32, device=codes.device) if ts is None else ts.reshape(1).float()
@@ -625,10 +704,8 @@ def block_dequantize(fmt: BlockFormat, codes: torch.Tensor, scales: torch.Tensor
     _block_dequant_kernel[(triton.cdiv(M, R), triton.cdiv(count, NB * fmt.block_size))](
         codes.contiguous(), codes.shape[1], scales.contiguous(), scales.shape[1], ts, out, M, count, R=R, NB=NB,
         BS=fmt.block_size, TWO_D=two_d, POW2=pow2, PACK=e.width <= 4, OUT_BF16=dtype == torch.bfloat16,
-        EMIN=e.emin, MAN=e.man_bits, WIDTH=e.width,
-        NAN_MAG=e.nan_code if e.special is Special.FN else 0, INF_MAG=e.inf_code if e.special is Special.IEEE else 0,
-        S_EMIN=fmt.scale.emin if not pow2 else 0, S_MAN=fmt.scale.man_bits if not pow2 else 0,
-        S_NAN=fmt.scale.nan_code if not pow2 else 255)
+        FP8=_FP8.get(e.name, 0), E2M1=e.name == "e2m1", EMIN=e.emin, MAN=e.man_bits, WIDTH=e.width,
+        S_FP8=_scale_params(fmt)["S_FP8"], S_NAN=_scale_params(fmt)["S_NAN"])
     return out
 
 
