@@ -336,7 +336,7 @@ if triton is not None:
         return b2.to(tl.int32) * 4 + b1.to(tl.int32) * 2 + b0.to(tl.int32)
 
     @triton.jit
-    def _block_quant_kernel(x_ptr, stride_m, stride_k, M, K, out_ptr, out_stride, scale_ptr, scale_stride, ts_ptr,
+    def _block_quant_kernel(x_ptr, stride_m, stride_k, M, K, KP, out_ptr, out_stride, scale_ptr, scale_stride, ts_ptr,
                             key, R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr, TWO_D: tl.constexpr,
                             POW2: tl.constexpr, CEIL: tl.constexpr, ELEM_EMAX: tl.constexpr,
                             ELEM_MAX_SIG: tl.constexpr, FP8: tl.constexpr, E2M1: tl.constexpr,
@@ -431,7 +431,7 @@ if triton is not None:
                 packed = (lo & 15) | ((hi & 15) << 4)
                 pcols = blocks[None, :, None] * H + tl.arange(0, H)[None, None, :]
                 tl.store(out_ptr + r3.to(tl.int64) * out_stride + pcols, packed.to(tl.uint8),
-                         mask=(r3 < M) & (pcols < (K + 1) // 2))
+                         mask=(r3 < M) & (pcols < KP))
             else:
                 tl.store(out_ptr + r3.to(tl.int64) * out_stride + cols, code.to(tl.uint8), mask=mask)
             nblocks = (K + BS - 1) // BS
@@ -459,7 +459,7 @@ if triton is not None:
         return _f32(_bits(value) | (((code >> (WIDTH - 1)) & 1) << 31))
 
     @triton.jit
-    def _block_dequant_kernel(code_ptr, code_stride, scale_ptr, scale_stride, ts_ptr, out_ptr, M, K,
+    def _block_dequant_kernel(code_ptr, code_stride, scale_ptr, scale_stride, ts_ptr, out_ptr, M, K, KP,
                               R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr, TWO_D: tl.constexpr,
                               POW2: tl.constexpr, PACK: tl.constexpr, OUT_BF16: tl.constexpr,
                               FP8: tl.constexpr, E2M1: tl.constexpr, EMIN: tl.constexpr, MAN: tl.constexpr,
@@ -476,7 +476,7 @@ if triton is not None:
         mask = (r3 < M) & (cols < K)
         if PACK:
             pcols = blocks[None, :, None] * H + tl.arange(0, H)[None, None, :]
-            p = tl.load(code_ptr + r3.to(tl.int64) * code_stride + pcols, mask=(r3 < M) & (pcols < (K + 1) // 2),
+            p = tl.load(code_ptr + r3.to(tl.int64) * code_stride + pcols, mask=(r3 < M) & (pcols < KP),
                         other=0).to(tl.int32)
             code = tl.reshape(tl.join(p & 15, p >> 4), [R, NB, BS])
         else:
@@ -678,7 +678,7 @@ def block_quantize(fmt: BlockFormat, x: torch.Tensor, ts: torch.Tensor | None = 
     e = fmt.element
     emax_sig = int(round(fmt.element_max / 2.0 ** e.emax * 2 ** 23))
     _block_quant_kernel[(triton.cdiv(M, R), triton.cdiv(K, C))](
-        m, m.stride(0), m.stride(1), M, K, out, out_stride, scales, scale_stride, ts,
+        m, m.stride(0), m.stride(1), M, K, (K + 1) // 2, out, out_stride, scales, scale_stride, ts,
         seed_key(seed) if rounding == "sr" else 0, R=R, NB=NB, BS=fmt.block_size, TWO_D=two_d, POW2=pow2,
         CEIL=fmt.rule.value == "ceil", ELEM_EMAX=e.emax, ELEM_MAX_SIG=emax_sig, FP8=_FP8.get(e.name, 0),
         E2M1=e.name == "e2m1", ELEM_MAX=float(fmt.element_max), SR=rounding == "sr", RHT=rht_seed is not None,
@@ -702,7 +702,8 @@ def block_dequantize(fmt: BlockFormat, codes: torch.Tensor, scales: torch.Tensor
     out = torch.empty(M, count, dtype=dtype, device=codes.device)
     e = fmt.element
     _block_dequant_kernel[(triton.cdiv(M, R), triton.cdiv(count, NB * fmt.block_size))](
-        codes.contiguous(), codes.shape[1], scales.contiguous(), scales.shape[1], ts, out, M, count, R=R, NB=NB,
+        codes.contiguous(), codes.shape[1], scales.contiguous(), scales.shape[1], ts, out, M, count, (count + 1) // 2,
+        R=R, NB=NB,
         BS=fmt.block_size, TWO_D=two_d, POW2=pow2, PACK=e.width <= 4, OUT_BF16=dtype == torch.bfloat16,
         FP8=_FP8.get(e.name, 0), E2M1=e.name == "e2m1", EMIN=e.emin, MAN=e.man_bits, WIDTH=e.width,
         S_FP8=_scale_params(fmt)["S_FP8"], S_NAN=_scale_params(fmt)["S_NAN"])
