@@ -270,22 +270,26 @@ if triton is not None:
         return code.to(tl.uint8).to(tl.float8e5, bitcast=True).to(tl.float32)
 
     @triton.jit
-    def _float_scale(amax, ts, CEIL: tl.constexpr, E: tl.constexpr, FP8: tl.constexpr, MAX_CODE: tl.constexpr,
-                     MAX_VALUE: tl.constexpr):
-        """Code of the fp8 block scale of fp32 ``amax`` (finite, >= 0): ``amax / (E * ts)`` rounded to nearest
-        even, or up (``CEIL``: the smallest scale with ``scale * E * ts >= amax``), saturating.  A candidate from
-        the hardware converter is moved by at most one code where exact products (:func:`_below`) say so."""
-        q = tl.minimum(tl.math.div_rn(amax, tl.zeros_like(amax) + E * ts), MAX_VALUE)
-        q = tl.where(q < 0.000244140625, 0.0, q)  # below 2**-12 (a quarter of the least fp8 subnormal step)
-        if FP8 == 1:
-            c = q.to(tl.float8e4nv).to(tl.uint8, bitcast=True).to(tl.int32)
-        else:
-            c = q.to(tl.float8e5).to(tl.uint8, bitcast=True).to(tl.int32)
-        v = _fp8_value(c, FP8)
-        up_value = _fp8_value(tl.minimum(c + 1, MAX_CODE), FP8)
-        down_value = _fp8_value(tl.maximum(c - 1, 0), FP8)
+    def _scale_value(code, S_EMIN: tl.constexpr, S_MAN: tl.constexpr):
+        """fp32 value of float scale codes (magnitudes; exact)."""
+        sig, exp = _code_fields(code, S_EMIN, S_MAN)
+        return sig.to(tl.float32) * _pow2_f32(exp)
+
+    @triton.jit
+    def _float_scale(amax, ts, CEIL: tl.constexpr, E: tl.constexpr, S_EMIN: tl.constexpr, S_MAN: tl.constexpr,
+                     S_MAX_CODE: tl.constexpr, S_MAX: tl.constexpr):
+        """Code of the float block scale of fp32 ``amax`` (finite, >= 0): ``amax / (E * ts)`` rounded to nearest
+        even, or up (``CEIL``: the smallest scale with ``scale * E * ts >= amax``), saturating.  A candidate
+        (the fp32 quotient's code rounded toward zero, from its bits) is moved by at most one code where exact
+        products (:func:`_below`) say so."""
+        q = tl.minimum(tl.math.div_rn(amax, tl.zeros_like(amax) + E * ts), S_MAX)
+        normal = (_bits(q) >> (23 - S_MAN)) - ((127 - (1 - S_EMIN)) << S_MAN)
+        c = tl.where(q >= 2.0 ** S_EMIN, normal, (q * 2.0 ** (S_MAN - S_EMIN)).to(tl.int32))
+        v = _scale_value(c, S_EMIN, S_MAN)
+        up_value = _scale_value(tl.minimum(c + 1, S_MAX_CODE), S_EMIN, S_MAN)
+        down_value = _scale_value(tl.maximum(c - 1, 0), S_EMIN, S_MAN)
         if CEIL:
-            up = (c < MAX_CODE) & _below(v * E, ts, amax)
+            up = (c < S_MAX_CODE) & _below(v * E, ts, amax)
             down = (c > 0) & ~_below(down_value * E, ts, amax)
         else:
             odd = (c & 1) == 1
@@ -293,7 +297,7 @@ if triton is not None:
             lo = (v + down_value) * (0.5 * E)
             above, below_hi = _below(hi, ts, amax), _below(-hi, ts, -amax)
             under, above_lo = _below(-lo, ts, -amax), _below(lo, ts, amax)
-            up = (c < MAX_CODE) & (above | (odd & ~below_hi))
+            up = (c < S_MAX_CODE) & (above | (odd & ~below_hi))
             down = (c > 0) & (under | (odd & ~above_lo))
         return c + up.to(tl.int32) - down.to(tl.int32)
 
@@ -340,7 +344,8 @@ if triton is not None:
                             key, R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr, TWO_D: tl.constexpr,
                             POW2: tl.constexpr, CEIL: tl.constexpr, ELEM_EMAX: tl.constexpr,
                             ELEM_MAX_SIG: tl.constexpr, FP8: tl.constexpr, E2M1: tl.constexpr,
-                            S_FP8: tl.constexpr, S_MAX_CODE: tl.constexpr, S_MAX: tl.constexpr,
+                            S_EMIN: tl.constexpr, S_MAN: tl.constexpr, S_MAX_CODE: tl.constexpr,
+                            S_MAX: tl.constexpr,
                             S_NAN: tl.constexpr, ELEM_MAX: tl.constexpr,
                             SR: tl.constexpr, RHT: tl.constexpr, SIGNS: tl.constexpr, VALUES: tl.constexpr,
                             OUT_BF16: tl.constexpr, PACK: tl.constexpr, EMIN: tl.constexpr, MAN: tl.constexpr,
@@ -382,8 +387,8 @@ if triton is not None:
             zero_scale = special & ~special
         else:  # fp8 scale (NVFP4: E4M3) of amax / (ELEM_MAX * ts), ts the fp32 tensor scale
             ts = tl.load(ts_ptr)
-            scale = _float_scale(tl.where(special, 0.0, amax), ts, CEIL, ELEM_MAX, S_FP8, S_MAX_CODE, S_MAX)
-            s = _fp8_value(scale, S_FP8)
+            scale = _float_scale(tl.where(special, 0.0, amax), ts, CEIL, ELEM_MAX, S_EMIN, S_MAN, S_MAX_CODE, S_MAX)
+            s = _scale_value(scale, S_EMIN, S_MAN)
             scale = tl.where(special, S_NAN, scale)
             zero_scale = scale == 0
         sign = bits < 0
@@ -463,7 +468,8 @@ if triton is not None:
                               R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr, TWO_D: tl.constexpr,
                               POW2: tl.constexpr, PACK: tl.constexpr, OUT_BF16: tl.constexpr,
                               FP8: tl.constexpr, E2M1: tl.constexpr, EMIN: tl.constexpr, MAN: tl.constexpr,
-                              WIDTH: tl.constexpr, S_FP8: tl.constexpr, S_NAN: tl.constexpr):
+                              WIDTH: tl.constexpr, S_EMIN: tl.constexpr, S_MAN: tl.constexpr,
+                              S_NAN: tl.constexpr):
         """``element * scale * tensor_scale`` rounded once to fp32 (and from there to bf16): ``element * scale``
         is exact in fp32 for fp8 scales (or rounds once for E8M0 ones), and the tensor scale multiplies it
         after; tiles as :func:`_block_quant_kernel`'s."""
@@ -490,7 +496,7 @@ if triton is not None:
             s = _f32(tl.where(scale > 0, scale << 23, 0x400000))
             s = tl.where(scale == 255, float("nan"), s)
         else:
-            s = tl.where((scale & 127) == S_NAN, float("nan"), _fp8_value(scale & 127, S_FP8))
+            s = tl.where((scale & 127) == S_NAN, float("nan"), _scale_value(scale & 127, S_EMIN, S_MAN))
         value = _element_value(code, FP8, E2M1, EMIN, MAN, WIDTH) * _e(s)
         if not POW2:
             value = value * tl.load(ts_ptr)
@@ -606,8 +612,6 @@ def _check_formats(fmt: BlockFormat):
     if not isinstance(e, FloatFormat) or (e.name not in _FP8 and e.special is not Special.NONE):
         raise ValueError(f"the Triton block kernels take e4m3, e5m2 or special-free float elements; {fmt.name} has "
                          f"{e.name}")
-    if not isinstance(fmt.scale, ScaleFormat) and fmt.scale.name not in _FP8:
-        raise ValueError(f"the Triton block kernels take E8M0, e4m3 or e5m2 scales; {fmt.name} has {fmt.scale.name}")
 
 
 def _check_block(fmt: BlockFormat, x: torch.Tensor, rounding: str, rht_seed, two_d: bool):
@@ -639,9 +643,9 @@ def tensor_scale(fmt: BlockFormat, x: torch.Tensor, rht_seed: int | None = None)
 
 def _scale_params(fmt: BlockFormat) -> dict:
     if isinstance(fmt.scale, ScaleFormat):
-        return dict(S_FP8=0, S_MAX_CODE=254, S_MAX=0.0, S_NAN=255)
+        return dict(S_EMIN=0, S_MAN=0, S_MAX_CODE=254, S_MAX=0.0, S_NAN=255)
     s = fmt.scale
-    return dict(S_FP8=_FP8[s.name], S_MAX_CODE=s.max_code, S_MAX=float(s.max_finite), S_NAN=s.nan_code)
+    return dict(S_EMIN=s.emin, S_MAN=s.man_bits, S_MAX_CODE=s.max_code, S_MAX=float(s.max_finite), S_NAN=s.nan_code)
 
 
 def block_quantize(fmt: BlockFormat, x: torch.Tensor, ts: torch.Tensor | None = None, rounding: str = "rne",
@@ -706,7 +710,7 @@ def block_dequantize(fmt: BlockFormat, codes: torch.Tensor, scales: torch.Tensor
         R=R, NB=NB,
         BS=fmt.block_size, TWO_D=two_d, POW2=pow2, PACK=e.width <= 4, OUT_BF16=dtype == torch.bfloat16,
         FP8=_FP8.get(e.name, 0), E2M1=e.name == "e2m1", EMIN=e.emin, MAN=e.man_bits, WIDTH=e.width,
-        S_FP8=_scale_params(fmt)["S_FP8"], S_NAN=_scale_params(fmt)["S_NAN"])
+        **{k: v for k, v in _scale_params(fmt).items() if k in ("S_EMIN", "S_MAN", "S_NAN")})
     return out
 
 
