@@ -55,13 +55,20 @@ def fake_quant(precision: str, x: torch.Tensor) -> torch.Tensor:
     return (values.float() * scale).reshape(x.shape)
 
 
-def _matmul(a, b, scale_a, scale_b, matmul: str):
-    """``(a @ b.T) * scale_a * scale_b`` in fp32: bf16 operands on tensor cores with fp32 results, or fp32."""
+def _matmul(a, b, scale_a, scale_b, matmul: str, scaled: bool = True):
+    """``(a @ b.T) * scale_a * scale_b`` in fp32: bf16 operands on tensor cores with fp32 results, or fp32;
+    ``scaled`` False where both scales are 1 (MX formats), which saves a pass over the result."""
     if matmul == "bf16" and a.is_cuda:
         y = torch.mm(a, b.t(), out_dtype=torch.float32)
     else:
         y = a.float() @ b.float().t()
-    return y * (scale_a * scale_b)
+    return y * (scale_a * scale_b) if scaled else y
+
+
+def _has_scales(precision: str) -> bool:
+    """Whether ``quantize_operand`` of ``precision`` returns scales other than 1."""
+    fmt = formats.get(precisions.get(precision).fmt)
+    return not isinstance(fmt, formats.BlockFormat) or fmt.tensor_scale
 
 
 class _FakeQuantLinear(torch.autograd.Function):
@@ -75,7 +82,7 @@ class _FakeQuantLinear(torch.autograd.Function):
         x2 = x.reshape(-1, x.shape[-1])
         qx, sx = quantize_operand(precision, x2)
         qw, sw = quantize_operand(precision, w)
-        y = _matmul(qx, qw, sx, sw, matmul)
+        y = _matmul(qx, qw, sx, sw, matmul, _has_scales(precision))
         return y.reshape(*x.shape[:-1], w.shape[0])
 
     @staticmethod
@@ -86,10 +93,10 @@ class _FakeQuantLinear(torch.autograd.Function):
         g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
         qg, sg = quantize_operand(p, g2)
         qwt, swt = quantize_operand(p, w.t())
-        dx = _matmul(qg, qwt, sg, swt, matmul)                            # reduction over out-features
+        dx = _matmul(qg, qwt, sg, swt, matmul, _has_scales(p))                          # reduction over out-features
         qgt, sgt = quantize_operand(p, g2.t(), ctx.rht_seed)            # wgrad: reduction over tokens
         qxt, sxt = quantize_operand(p, x2.t(), ctx.rht_seed)
-        dw = _matmul(qgt, qxt, sgt, sxt, matmul)
+        dw = _matmul(qgt, qxt, sgt, sxt, matmul, _has_scales(p))
         return dx.reshape(x.shape).to(x.dtype), dw.to(w.dtype), None, None
 
 
