@@ -16,16 +16,25 @@ synchronisation:
 
 How each stays exact:
 
+* Block maxima are integer maxima of the magnitudes' bits (NaN/Inf above
+  every finite value, which marks the block special).
 * MX elements: ``x * 2**-e`` is exact in fp32 unless it falls below 2**-126,
   where every element format rounds it to zero anyway; E4M3/E5M2 then round in
   the hardware converter (``cvt.rn.satfinite``: RNE, saturating, as the MX
-  rules say), other elements and stochastic rounding in the integer rounder
-  (:func:`_round_raw`, the reference's ``round_float`` line for line).
-* NVFP4 elements (RNE): ``x / d`` rounds to E2M1 by comparing ``|x|`` with
-  the seven midpoints times ``d = scale * tensor_scale``; each product is exact
-  in float64 and is rounded down (for ``>``) or up (for ``>=``) to fp32, which
-  keeps the comparison with an fp32 ``|x|`` exact.  Stochastic rounding divides
-  in float64 as the reference does (IEEE division on both sides).
+  rules say), E2M1 as below, other elements and stochastic rounding in the
+  integer rounder (:func:`_round_raw`, the reference's ``round_float`` line for line).
+* Float block scales (NVFP4's E4M3): ``amax / (E * ts)`` from an fp32
+  quotient's code, moved by at most one code by exact comparisons of ``amax``
+  with the neighbouring midpoints times ``E * ts``: the sign of
+  ``fma(p, ts, -amax)`` is the sign of the exact difference, even where it
+  underflows to a signed zero (IEEE 754).  No float64 outside stochastic rounding.
+* E2M1 elements (RNE): a binary search of ``|x|`` among the seven midpoints
+  ``m * s * ts``, each rounded to fp32 (down, or up and one step down where the
+  tie rounds up) exactly by the same fma sign test.  Stochastic rounding
+  divides in float64 as the reference does (IEEE division on both sides).
+* Dequantize: ``element * scale`` is exact in fp32 for float scales (or rounds
+  once for E8M0 ones), and the tensor scale multiplies it after: one rounding
+  of the exact product, as the reference's float64 product rounded to fp32.
 * Posit and LNS encoders: for each magnitude code, the smallest fp32 input
   that the reference encodes at or above it, found on the host by bisection
   over fp32 bit patterns with the reference encoder itself; the kernel counts
