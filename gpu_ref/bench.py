@@ -3,7 +3,9 @@
 ``python -m gpu_ref.bench [--elements N] [--json FILE]`` (CUDA).  Bytes
 counted are the ones a kernel must move: the input (bf16 or fp32) plus codes
 (4-bit elements packed two per byte) and one scale byte per block for a
-quantizer; the reverse for a dequantizer (bf16 out).  NVFP4 quantizers are
+quantizer; the reverse for a dequantizer (bf16 out); 4 bytes per element for a fake quantizer (bf16
+in, bf16 values out), also timed on the transposed view (blocks along columns, strided reads), as
+the training's weight-gradient operands are.  NVFP4 quantizers are
 timed with the tensor scale given (as torchao's ``nvfp4_quantize`` takes it)
 and, for this package, also with it computed on the device (one more pass
 over the input).  torchao's functions run under ``torch.compile``, as a user
@@ -108,6 +110,8 @@ def measure(elements: int, progress: str | None = None) -> dict:
                 _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, xb)), 4 * n + coded))
         add(f"{fmt.name}_fake_quantize_bf16",
             _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, xb, ts=ts, values=True)), 4 * n))
+        add(f"{fmt.name}_fake_quantize_bf16_transposed",  # blocks along columns, as the training's wgrad operands
+            _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, xb.t(), ts=ts, values=True)), 4 * n))
     for name, rounding in (("posit8", "rne"), ("lns8", "rne"), ("posit16", "rne"), ("e4m3", "rne"), ("e4m3", "sr"),
                            ("e2m1", "sr")):
         fmt = formats.get(name)

@@ -189,13 +189,13 @@ if triton is not None:
         return tl.where(back > t, bits - 1, bits).to(tl.float32, bitcast=True)
 
     @triton.jit
-    def _butterfly(x, ROWS: tl.constexpr, S: tl.constexpr):
-        """``(a + b, a - b)`` on index pairs (i, i + S) of each row of 16."""
-        y = tl.reshape(x, [ROWS, 16 // (2 * S), 2, S])
+    def _butterfly(x, ROWS: tl.constexpr, S: tl.constexpr, N: tl.constexpr = 16):
+        """``(a + b, a - b)`` on index pairs (i, i + S) of each row of N."""
+        y = tl.reshape(x, [ROWS, N // (2 * S), 2, S])
         y = tl.permute(y, [0, 1, 3, 2])
         a, b = tl.split(y)
         y = tl.permute(tl.join(a + b, a - b), [0, 1, 3, 2])
-        return tl.reshape(y, [ROWS, 16])
+        return tl.reshape(y, [ROWS, N])
 
     @triton.jit
     def _rht16(x, SIGNS: tl.constexpr, R: tl.constexpr, C: tl.constexpr):
@@ -246,8 +246,23 @@ if triton is not None:
 
     @triton.jit
     def _e(v):
-        """A per-block [R, NB] tensor broadcast over its blocks' elements ([R, NB, 1]: no data movement)."""
-        return v[:, :, None]
+        """A per-block [R, NB] tensor broadcast over its blocks' elements ([R, NB, 1, 1] of an [R, NB, G, 8]
+        tile: no data movement)."""
+        return v[:, :, None, None]
+
+    @triton.jit
+    def _rht16_groups(x, SIGNS: tl.constexpr, R: tl.constexpr, NB: tl.constexpr):
+        """:func:`gpu_ref.block.rht16` of an [R, NB, 2, 8] tile (element ``8 g + j`` of each block of 16):
+        butterflies on index bits 0-2 along ``j``, bit 3 across ``g``, then the signs times 1/4."""
+        y = tl.reshape(x, [R * NB * 2, 8])
+        y = _butterfly(y, R * NB * 2, 1, 8)
+        y = _butterfly(y, R * NB * 2, 2, 8)
+        y = _butterfly(y, R * NB * 2, 4, 8)
+        y = tl.permute(tl.reshape(y, [R, NB, 2, 8]), [0, 1, 3, 2])
+        a, b = tl.split(y)
+        y = tl.permute(tl.join(a + b, a - b), [0, 1, 3, 2])
+        index = tl.arange(0, 2)[None, None, :, None] * 8 + tl.arange(0, 8)[None, None, None, :]
+        return y * tl.where(((SIGNS >> index) & 1) == 1, -0.25, 0.25)
 
     @triton.jit
     def _bits(x):
@@ -312,8 +327,8 @@ if triton is not None:
 
     @triton.jit
     def _block_max(v, TWO_D: tl.constexpr):
-        """Max over each block of an [R, NB, BS] tile (and over the rows for 2-D blocks): [R, NB]."""
-        m = tl.max(v, 2)
+        """Max over each block of an [R, NB, G, 8] tile (and over the rows for 2-D blocks): [R, NB]."""
+        m = tl.max(tl.max(v, 3), 2)
         if TWO_D:
             m = tl.broadcast_to(tl.max(m, 0, keep_dims=True), m.shape)
         return m
@@ -361,22 +376,25 @@ if triton is not None:
                             EXP_BITS: tl.constexpr, WIDTH: tl.constexpr, MAX_CODE: tl.constexpr,
                             OVER_CODE: tl.constexpr, NAN_CODE: tl.constexpr, NAN_SIGNED: tl.constexpr,
                             NEG_ZERO: tl.constexpr, SUBNORMALS: tl.constexpr, FNUZ: tl.constexpr):
-        """The tile is [R rows, NB blocks, BS elements]: block reductions and their broadcasts back stay in the
-        tile's layout; 4-bit codes pack by pairs of the last axis.  Per block: the largest magnitude as an
-        integer (NaN/Inf above every finite one), the scale; per element, round-to-nearest takes the
-        cheapest exact route (``FP8``: the hardware converter on ``x * 2**-e``; ``E2M1``: :func:`_e2m1_codes`),
-        anything else the integer rounder :func:`_round_raw`."""
+        """The tile is [R, NB, G, 8]: element ``8 g + j`` of block ``b`` of row ``r`` at [r, b, g, j]; Triton
+        orders the equally contiguous axes by index, so the group axis comes last and one thread holds whole
+        blocks: per-block work is done once per block.
+        Per block: the largest magnitude as an integer (NaN/Inf above every finite one), the scale; per
+        element, round-to-nearest takes the cheapest exact route (``FP8``: the hardware converter on
+        ``x * 2**-e``; ``E2M1``: :func:`_e2m1_codes`), anything else the integer rounder :func:`_round_raw`."""
+        G: tl.constexpr = BS // 8
         H: tl.constexpr = BS // 2
         pid_m, pid_k = tl.program_id(0), tl.program_id(1)
         rows = pid_m * R + tl.arange(0, R)
         blocks = pid_k * NB + tl.arange(0, NB)
-        r3 = rows[:, None, None]
-        cols = blocks[None, :, None] * BS + tl.arange(0, BS)[None, None, :]
+        r3 = rows[:, None, None, None]
+        in_block = tl.arange(0, G)[None, None, :, None] * 8 + tl.arange(0, 8)[None, None, None, :]
+        cols = blocks[None, :, None, None] * BS + in_block
         mask = (r3 < M) & (cols < K)
         x = tl.load(x_ptr + r3.to(tl.int64) * stride_m + cols.to(tl.int64) * stride_k, mask=mask,
                     other=0.0).to(tl.float32)
         if RHT:
-            x = tl.reshape(_rht16(tl.reshape(x, [R, NB * BS]), SIGNS, R, NB * BS), [R, NB, BS])
+            x = _rht16_groups(x, SIGNS, R, NB)
         bits = _bits(x)
         mag = _block_max(bits & 0x7FFFFFFF, TWO_D)
         special = mag >= 0x7F800000
@@ -441,9 +459,10 @@ if triton is not None:
                 tl.store(out_ptr + offsets, value, mask=mask)
         else:
             if PACK:
-                lo, hi = tl.split(tl.reshape(code, [R, NB, H, 2]))
+                lo, hi = tl.split(tl.reshape(code, [R, NB, G, 4, 2]))
                 packed = (lo & 15) | ((hi & 15) << 4)
-                pcols = blocks[None, :, None] * H + tl.arange(0, H)[None, None, :]
+                pcols = blocks[None, :, None, None] * H + tl.arange(0, G)[None, None, :, None] * 4 + \
+                    tl.arange(0, 4)[None, None, None, :]
                 tl.store(out_ptr + r3.to(tl.int64) * out_stride + pcols, packed.to(tl.uint8),
                          mask=(r3 < M) & (pcols < KP))
             else:
@@ -483,17 +502,20 @@ if triton is not None:
         is exact in fp32 for fp8 scales (or rounds once for E8M0 ones), and the tensor scale multiplies it
         after; tiles as :func:`_block_quant_kernel`'s."""
         H: tl.constexpr = BS // 2
+        G: tl.constexpr = BS // 8
         pid_m, pid_k = tl.program_id(0), tl.program_id(1)
         rows = pid_m * R + tl.arange(0, R)
         blocks = pid_k * NB + tl.arange(0, NB)
-        r3 = rows[:, None, None]
-        cols = blocks[None, :, None] * BS + tl.arange(0, BS)[None, None, :]
+        r3 = rows[:, None, None, None]
+        cols = blocks[None, :, None, None] * BS + tl.arange(0, G)[None, None, :, None] * 8 + \
+            tl.arange(0, 8)[None, None, None, :]
         mask = (r3 < M) & (cols < K)
         if PACK:
-            pcols = blocks[None, :, None] * H + tl.arange(0, H)[None, None, :]
+            pcols = blocks[None, :, None, None] * H + tl.arange(0, G)[None, None, :, None] * 4 + \
+                tl.arange(0, 4)[None, None, None, :]
             p = tl.load(code_ptr + r3.to(tl.int64) * code_stride + pcols, mask=(r3 < M) & (pcols < KP),
                         other=0).to(tl.int32)
-            code = tl.reshape(tl.join(p & 15, p >> 4), [R, NB, BS])
+            code = tl.reshape(tl.join(p & 15, p >> 4), [R, NB, G, 8])
         else:
             code = tl.load(code_ptr + r3.to(tl.int64) * code_stride + cols, mask=mask, other=0).to(tl.int32)
         srows = pid_m + tl.zeros([R], tl.int32) if TWO_D else rows
@@ -611,6 +633,14 @@ def _tile_shape(fmt: BlockFormat, two_d: bool, K: int, elements: int | None = No
     return max(1, elements // (nb * fmt.block_size)), nb
 
 
+def _flat_rows(fmt: BlockFormat, two_d: bool, m: torch.Tensor) -> int | None:
+    """Rows of a view of the contiguous matrix ``m`` whose rows are 128 elements (whole 1-D blocks, so
+    that blocks, codes, scales and element indices keep their order), or None where there is none."""
+    if two_d or not m.is_contiguous() or m.shape[1] % 128 or 128 % fmt.block_size:
+        return None
+    return m.numel() // 128
+
+
 def _check_out_dtype(dtype):
     if dtype not in (torch.float32, torch.bfloat16):
         raise ValueError(f"output dtype must be torch.float32 or torch.bfloat16, not {dtype}")
@@ -672,26 +702,32 @@ def block_quantize(fmt: BlockFormat, x: torch.Tensor, ts: torch.Tensor | None = 
         _check_out_dtype(dtype)
     m = _matrix(x)
     M, K = m.shape
+    x_rows = M
     pow2 = isinstance(fmt.scale, ScaleFormat)
     if fmt.tensor_scale:
         ts = tensor_scale(fmt, m, rht_seed) if ts is None else ts.reshape(1).float()
     else:
         ts = torch.ones(1, dtype=torch.float32, device=x.device)
-    R, NB = _tile_shape(fmt, two_d, K)
-    C = NB * fmt.block_size
     pack = fmt.element.width <= 4
     if values:
         out = torch.empty(M, K, dtype=dtype, device=x.device)
-        out_stride, scales, scale_stride = K, out, 0
+        scales = out
     else:
         out = torch.empty(M, (K + 1) // 2 if pack else K, dtype=torch.uint8, device=x.device)
-        nblocks = -(-K // fmt.block_size)
-        scales = torch.empty(-(-M // fmt.block_size) if two_d else M, nblocks, dtype=torch.uint8, device=x.device)
-        out_stride, scale_stride = out.shape[1], nblocks
+        scales = torch.empty(-(-M // fmt.block_size) if two_d else M, -(-K // fmt.block_size), dtype=torch.uint8,
+                             device=x.device)
+    rows = _flat_rows(fmt, two_d, m)
+    if rows is not None:  # whole rows of tiles: one contiguous stretch of memory per program
+        m, M, K = m.view(rows, -1), rows, m.numel() // rows
+        out = out.view(rows, -1)
+        scales = scales if values else scales.view(rows, -1)
+    R, NB = _tile_shape(fmt, two_d, K)
+    C = NB * fmt.block_size
     e = fmt.element
     emax_sig = int(round(fmt.element_max / 2.0 ** e.emax * 2 ** 23))
     _block_quant_kernel[(triton.cdiv(M, R), triton.cdiv(K, C))](
-        m, m.stride(0), m.stride(1), M, K, (K + 1) // 2, out, out_stride, scales, scale_stride, ts,
+        m, m.stride(0), m.stride(1), M, K, (K + 1) // 2, out, out.shape[1], scales, 0 if values else scales.shape[1],
+        ts,
         seed_key(seed) if rounding == "sr" else 0, R=R, NB=NB, BS=fmt.block_size, TWO_D=two_d, POW2=pow2,
         CEIL=fmt.rule.value == "ceil", ELEM_EMAX=e.emax, ELEM_MAX_SIG=emax_sig, FP8=_FP8.get(e.name, 0),
         E2M1=e.name == "e2m1", ELEM_MAX=float(fmt.element_max), SR=rounding == "sr", RHT=rht_seed is not None,
@@ -699,7 +735,7 @@ def block_quantize(fmt: BlockFormat, x: torch.Tensor, ts: torch.Tensor | None = 
         PACK=pack and not values, **_scale_params(fmt), **_float_params(e, True))
     if values:
         return out.reshape(x.shape), ts
-    return out, scales, ts
+    return out.view(x_rows, -1), scales.view(x_rows, -1) if not two_d else scales, ts
 
 
 def block_dequantize(fmt: BlockFormat, codes: torch.Tensor, scales: torch.Tensor, ts: torch.Tensor | None,
@@ -710,13 +746,16 @@ def block_dequantize(fmt: BlockFormat, codes: torch.Tensor, scales: torch.Tensor
     _check_formats(fmt)
     M = codes.shape[0]
     pow2 = isinstance(fmt.scale, ScaleFormat)
-    ts = torch.ones(1, dtype=torch.float32, device=codes.device) if ts is None else ts.reshape(1).float()
-    R, NB = _tile_shape(fmt, two_d, count)
-    out = torch.empty(M, count, dtype=dtype, device=codes.device)
     e = fmt.element
+    ts = torch.ones(1, dtype=torch.float32, device=codes.device) if ts is None else ts.reshape(1).float()
+    out = torch.empty(M, count, dtype=dtype, device=codes.device)
+    codes, scales, flat = codes.contiguous(), scales.contiguous(), out
+    rows = _flat_rows(fmt, two_d, out)
+    if rows is not None and codes.shape[1] == ((count + 1) // 2 if e.width <= 4 else count):
+        codes, scales, flat, M, count = codes.view(rows, -1), scales.view(rows, -1), out.view(rows, -1), rows, 128
+    R, NB = _tile_shape(fmt, two_d, count)
     _block_dequant_kernel[(triton.cdiv(M, R), triton.cdiv(count, NB * fmt.block_size))](
-        codes.contiguous(), codes.shape[1], scales.contiguous(), scales.shape[1], ts, out, M, count, (count + 1) // 2,
-        R=R, NB=NB,
+        codes, codes.shape[1], scales, scales.shape[1], ts, flat, M, count, (count + 1) // 2, R=R, NB=NB,
         BS=fmt.block_size, TWO_D=two_d, POW2=pow2, PACK=e.width <= 4, OUT_BF16=dtype == torch.bfloat16,
         FP8=_FP8.get(e.name, 0), E2M1=e.name == "e2m1", EMIN=e.emin, MAN=e.man_bits, WIDTH=e.width,
         **{k: v for k, v in _scale_params(fmt).items() if k in ("S_EMIN", "S_MAN", "S_NAN")})
