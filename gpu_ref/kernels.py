@@ -364,6 +364,38 @@ if triton is not None:
         return b2.to(tl.int32) * 4 + b1.to(tl.int32) * 2 + b0.to(tl.int32)
 
     @triton.jit
+    def _load_tile(ptr, stride_m, stride_k, rows, blocks, M, K, other, R: tl.constexpr, NB: tl.constexpr,
+                   BS: tl.constexpr, SPREAD: tl.constexpr):
+        """The [R, NB, BS // 8, 8] tile of rows ``rows`` and blocks ``blocks``.  ``SPREAD``: loaded as
+        [R, NB, BS] (a block's elements across threads, each warp reading contiguous memory: cheap per-block
+        work, as MX's E8M0 scales) and viewed as groups; otherwise loaded with the groups in one thread."""
+        if SPREAD:
+            cols = blocks[None, :, None] * BS + tl.arange(0, BS)[None, None, :]
+            mask = (rows[:, None, None] < M) & (cols < K)
+            t = tl.load(ptr + rows[:, None, None].to(tl.int64) * stride_m + cols.to(tl.int64) * stride_k,
+                        mask=mask, other=other)
+            return tl.reshape(t, [R, NB, BS // 8, 8])
+        cols = blocks[None, :, None, None] * BS + tl.arange(0, BS // 8)[None, None, :, None] * 8 + \
+            tl.arange(0, 8)[None, None, None, :]
+        mask = (rows[:, None, None, None] < M) & (cols < K)
+        return tl.load(ptr + rows[:, None, None, None].to(tl.int64) * stride_m + cols.to(tl.int64) * stride_k,
+                       mask=mask, other=other)
+
+    @triton.jit
+    def _store_tile(ptr, stride, t, rows, blocks, M, K, R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr,
+                    SPREAD: tl.constexpr):
+        """Store an [R, NB, BS // 8, 8] tile in the layout :func:`_load_tile` loads it in."""
+        if SPREAD:
+            cols = blocks[None, :, None] * BS + tl.arange(0, BS)[None, None, :]
+            mask = (rows[:, None, None] < M) & (cols < K)
+            tl.store(ptr + rows[:, None, None].to(tl.int64) * stride + cols, tl.reshape(t, [R, NB, BS]), mask=mask)
+        else:
+            cols = blocks[None, :, None, None] * BS + tl.arange(0, BS // 8)[None, None, :, None] * 8 + \
+                tl.arange(0, 8)[None, None, None, :]
+            mask = (rows[:, None, None, None] < M) & (cols < K)
+            tl.store(ptr + rows[:, None, None, None].to(tl.int64) * stride + cols, t, mask=mask)
+
+    @triton.jit
     def _block_quant_kernel(x_ptr, stride_m, stride_k, M, K, KP, out_ptr, out_stride, scale_ptr, scale_stride, ts_ptr,
                             key, R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr, TWO_D: tl.constexpr,
                             POW2: tl.constexpr, CEIL: tl.constexpr, ELEM_EMAX: tl.constexpr,
@@ -375,7 +407,8 @@ if triton is not None:
                             OUT_BF16: tl.constexpr, PACK: tl.constexpr, EMIN: tl.constexpr, MAN: tl.constexpr,
                             EXP_BITS: tl.constexpr, WIDTH: tl.constexpr, MAX_CODE: tl.constexpr,
                             OVER_CODE: tl.constexpr, NAN_CODE: tl.constexpr, NAN_SIGNED: tl.constexpr,
-                            NEG_ZERO: tl.constexpr, SUBNORMALS: tl.constexpr, FNUZ: tl.constexpr):
+                            NEG_ZERO: tl.constexpr, SUBNORMALS: tl.constexpr, FNUZ: tl.constexpr,
+                            SPREAD: tl.constexpr):
         """The tile is [R, NB, G, 8]: element ``8 g + j`` of block ``b`` of row ``r`` at [r, b, g, j]; Triton
         orders the equally contiguous axes by index, so the group axis comes last and one thread holds whole
         blocks: per-block work is done once per block.
@@ -390,9 +423,7 @@ if triton is not None:
         r3 = rows[:, None, None, None]
         in_block = tl.arange(0, G)[None, None, :, None] * 8 + tl.arange(0, 8)[None, None, None, :]
         cols = blocks[None, :, None, None] * BS + in_block
-        mask = (r3 < M) & (cols < K)
-        x = tl.load(x_ptr + r3.to(tl.int64) * stride_m + cols.to(tl.int64) * stride_k, mask=mask,
-                    other=0.0).to(tl.float32)
+        x = _load_tile(x_ptr, stride_m, stride_k, rows, blocks, M, K, 0.0, R, NB, BS, SPREAD).to(tl.float32)
         if RHT:
             x = _rht16_groups(x, SIGNS, R, NB)
         bits = _bits(x)
@@ -452,11 +483,8 @@ if triton is not None:
         if VALUES:
             value = _element_value(code, FP8, E2M1, EMIN, MAN, WIDTH) * _e(s)  # element * block scale
             value = tl.where(_e(special), float("nan"), value)
-            offsets = r3.to(tl.int64) * out_stride + cols
-            if OUT_BF16:
-                tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
-            else:
-                tl.store(out_ptr + offsets, value, mask=mask)
+            value = value.to(tl.bfloat16) if OUT_BF16 else value
+            _store_tile(out_ptr, out_stride, value, rows, blocks, M, K, R, NB, BS, SPREAD)
         else:
             if PACK:
                 lo, hi = tl.split(tl.reshape(code, [R, NB, G, 4, 2]))
@@ -466,7 +494,7 @@ if triton is not None:
                 tl.store(out_ptr + r3.to(tl.int64) * out_stride + pcols, packed.to(tl.uint8),
                          mask=(r3 < M) & (pcols < KP))
             else:
-                tl.store(out_ptr + r3.to(tl.int64) * out_stride + cols, code.to(tl.uint8), mask=mask)
+                _store_tile(out_ptr, out_stride, code.to(tl.uint8), rows, blocks, M, K, R, NB, BS, SPREAD)
             nblocks = (K + BS - 1) // BS
             if TWO_D:
                 srow = pid_m + tl.zeros([R], tl.int32)
@@ -497,7 +525,7 @@ if triton is not None:
                               POW2: tl.constexpr, PACK: tl.constexpr, OUT_BF16: tl.constexpr,
                               FP8: tl.constexpr, E2M1: tl.constexpr, EMIN: tl.constexpr, MAN: tl.constexpr,
                               WIDTH: tl.constexpr, S_EMIN: tl.constexpr, S_MAN: tl.constexpr,
-                              S_NAN: tl.constexpr):
+                              S_NAN: tl.constexpr, SPREAD: tl.constexpr):
         """``element * scale * tensor_scale`` rounded once to fp32 (and from there to bf16): ``element * scale``
         is exact in fp32 for fp8 scales (or rounds once for E8M0 ones), and the tensor scale multiplies it
         after; tiles as :func:`_block_quant_kernel`'s."""
@@ -506,18 +534,15 @@ if triton is not None:
         pid_m, pid_k = tl.program_id(0), tl.program_id(1)
         rows = pid_m * R + tl.arange(0, R)
         blocks = pid_k * NB + tl.arange(0, NB)
-        r3 = rows[:, None, None, None]
-        cols = blocks[None, :, None, None] * BS + tl.arange(0, G)[None, None, :, None] * 8 + \
-            tl.arange(0, 8)[None, None, None, :]
-        mask = (r3 < M) & (cols < K)
         if PACK:
+            r3 = rows[:, None, None, None]
             pcols = blocks[None, :, None, None] * H + tl.arange(0, G)[None, None, :, None] * 4 + \
                 tl.arange(0, 4)[None, None, None, :]
             p = tl.load(code_ptr + r3.to(tl.int64) * code_stride + pcols, mask=(r3 < M) & (pcols < KP),
                         other=0).to(tl.int32)
             code = tl.reshape(tl.join(p & 15, p >> 4), [R, NB, G, 8])
         else:
-            code = tl.load(code_ptr + r3.to(tl.int64) * code_stride + cols, mask=mask, other=0).to(tl.int32)
+            code = _load_tile(code_ptr, code_stride, 1, rows, blocks, M, K, 0, R, NB, BS, SPREAD).to(tl.int32)
         srows = pid_m + tl.zeros([R], tl.int32) if TWO_D else rows
         smask = (srows[:, None] < (M + BS - 1) // BS if TWO_D else rows[:, None] < M) & \
             (blocks[None, :] < (K + BS - 1) // BS)
@@ -531,11 +556,8 @@ if triton is not None:
         value = _element_value(code, FP8, E2M1, EMIN, MAN, WIDTH) * _e(s)
         if not POW2:
             value = value * tl.load(ts_ptr)
-        offsets = r3.to(tl.int64) * K + cols
-        if OUT_BF16:
-            tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
-        else:
-            tl.store(out_ptr + offsets, value, mask=mask)
+        value = value.to(tl.bfloat16) if OUT_BF16 else value
+        _store_tile(out_ptr, K, value, rows, blocks, M, K, R, NB, BS, SPREAD)
 
     @triton.jit
     def _encode_float_kernel(x_ptr, out_ptr, count, key, scale_ptr, table_ptr, SR: tl.constexpr,
@@ -631,6 +653,13 @@ def _tile_shape(fmt: BlockFormat, two_d: bool, K: int, elements: int | None = No
                                           triton.next_power_of_2(-(-K // fmt.block_size))))
     nb = max(1, min(128 // fmt.block_size, triton.next_power_of_2(-(-K // fmt.block_size))))
     return max(1, elements // (nb * fmt.block_size)), nb
+
+
+def _spread(fmt: BlockFormat) -> bool:
+    """Whether the block kernels spread a block's elements across threads: for fp8 elements, whose
+    per-block work (an E8M0 scale) is small and whose per-element work the hardware converter does;
+    other formats keep a block in one thread, so that its scale and bounds are computed once."""
+    return fmt.element.name in _FP8
 
 
 def _flat_rows(fmt: BlockFormat, two_d: bool, m: torch.Tensor) -> int | None:
@@ -732,7 +761,7 @@ def block_quantize(fmt: BlockFormat, x: torch.Tensor, ts: torch.Tensor | None = 
         CEIL=fmt.rule.value == "ceil", ELEM_EMAX=e.emax, ELEM_MAX_SIG=emax_sig, FP8=_FP8.get(e.name, 0),
         E2M1=e.name == "e2m1", ELEM_MAX=float(fmt.element_max), SR=rounding == "sr", RHT=rht_seed is not None,
         SIGNS=rht_signs(rht_seed) if rht_seed is not None else 0, VALUES=values, OUT_BF16=dtype == torch.bfloat16,
-        PACK=pack and not values, **_scale_params(fmt), **_float_params(e, True))
+        PACK=pack and not values, SPREAD=_spread(fmt), **_scale_params(fmt), **_float_params(e, True))
     if values:
         return out.reshape(x.shape), ts
     return out.view(x_rows, -1), scales.view(x_rows, -1) if not two_d else scales, ts
@@ -758,7 +787,7 @@ def block_dequantize(fmt: BlockFormat, codes: torch.Tensor, scales: torch.Tensor
         codes, codes.shape[1], scales, scales.shape[1], ts, flat, M, count, (count + 1) // 2, R=R, NB=NB,
         BS=fmt.block_size, TWO_D=two_d, POW2=pow2, PACK=e.width <= 4, OUT_BF16=dtype == torch.bfloat16,
         FP8=_FP8.get(e.name, 0), E2M1=e.name == "e2m1", EMIN=e.emin, MAN=e.man_bits, WIDTH=e.width,
-        **{k: v for k, v in _scale_params(fmt).items() if k in ("S_EMIN", "S_MAN", "S_NAN")})
+        SPREAD=_spread(fmt), **{k: v for k, v in _scale_params(fmt).items() if k in ("S_EMIN", "S_MAN", "S_NAN")})
     return out
 
 
