@@ -364,7 +364,7 @@ if triton is not None:
         return b2.to(tl.int32) * 4 + b1.to(tl.int32) * 2 + b0.to(tl.int32)
 
     @triton.jit
-    def _load_tile(ptr, stride_m, stride_k, rows, blocks, M, K, other, R: tl.constexpr, NB: tl.constexpr,
+    def _load_blocks(ptr, stride_m, stride_k, rows, blocks, M, K, other, R: tl.constexpr, NB: tl.constexpr,
                    BS: tl.constexpr, SPREAD: tl.constexpr):
         """The [R, NB, BS // 8, 8] tile of rows ``rows`` and blocks ``blocks``.  ``SPREAD``: loaded as
         [R, NB, BS] (a block's elements across threads, each warp reading contiguous memory: cheap per-block
@@ -382,9 +382,9 @@ if triton is not None:
                        mask=mask, other=other)
 
     @triton.jit
-    def _store_tile(ptr, stride, t, rows, blocks, M, K, R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr,
+    def _store_blocks(ptr, stride, t, rows, blocks, M, K, R: tl.constexpr, NB: tl.constexpr, BS: tl.constexpr,
                     SPREAD: tl.constexpr):
-        """Store an [R, NB, BS // 8, 8] tile in the layout :func:`_load_tile` loads it in."""
+        """Store an [R, NB, BS // 8, 8] tile in the layout :func:`_load_blocks` loads it in."""
         if SPREAD:
             cols = blocks[None, :, None] * BS + tl.arange(0, BS)[None, None, :]
             mask = (rows[:, None, None] < M) & (cols < K)
@@ -423,7 +423,7 @@ if triton is not None:
         r3 = rows[:, None, None, None]
         in_block = tl.arange(0, G)[None, None, :, None] * 8 + tl.arange(0, 8)[None, None, None, :]
         cols = blocks[None, :, None, None] * BS + in_block
-        x = _load_tile(x_ptr, stride_m, stride_k, rows, blocks, M, K, 0.0, R, NB, BS, SPREAD).to(tl.float32)
+        x = _load_blocks(x_ptr, stride_m, stride_k, rows, blocks, M, K, 0.0, R, NB, BS, SPREAD).to(tl.float32)
         if RHT:
             x = _rht16_groups(x, SIGNS, R, NB)
         bits = _bits(x)
@@ -484,7 +484,7 @@ if triton is not None:
             value = _element_value(code, FP8, E2M1, EMIN, MAN, WIDTH) * _e(s)  # element * block scale
             value = tl.where(_e(special), float("nan"), value)
             value = value.to(tl.bfloat16) if OUT_BF16 else value
-            _store_tile(out_ptr, out_stride, value, rows, blocks, M, K, R, NB, BS, SPREAD)
+            _store_blocks(out_ptr, out_stride, value, rows, blocks, M, K, R, NB, BS, SPREAD)
         else:
             if PACK:
                 lo, hi = tl.split(tl.reshape(code, [R, NB, G, 4, 2]))
@@ -494,7 +494,7 @@ if triton is not None:
                 tl.store(out_ptr + r3.to(tl.int64) * out_stride + pcols, packed.to(tl.uint8),
                          mask=(r3 < M) & (pcols < KP))
             else:
-                _store_tile(out_ptr, out_stride, code.to(tl.uint8), rows, blocks, M, K, R, NB, BS, SPREAD)
+                _store_blocks(out_ptr, out_stride, code.to(tl.uint8), rows, blocks, M, K, R, NB, BS, SPREAD)
             nblocks = (K + BS - 1) // BS
             if TWO_D:
                 srow = pid_m + tl.zeros([R], tl.int32)
@@ -542,7 +542,7 @@ if triton is not None:
                         other=0).to(tl.int32)
             code = tl.reshape(tl.join(p & 15, p >> 4), [R, NB, G, 8])
         else:
-            code = _load_tile(code_ptr, code_stride, 1, rows, blocks, M, K, 0, R, NB, BS, SPREAD).to(tl.int32)
+            code = _load_blocks(code_ptr, code_stride, 1, rows, blocks, M, K, 0, R, NB, BS, SPREAD).to(tl.int32)
         srows = pid_m + tl.zeros([R], tl.int32) if TWO_D else rows
         smask = (srows[:, None] < (M + BS - 1) // BS if TWO_D else rows[:, None] < M) & \
             (blocks[None, :] < (K + BS - 1) // BS)
@@ -557,7 +557,7 @@ if triton is not None:
         if not POW2:
             value = value * tl.load(ts_ptr)
         value = value.to(tl.bfloat16) if OUT_BF16 else value
-        _store_tile(out_ptr, K, value, rows, blocks, M, K, R, NB, BS, SPREAD)
+        _store_blocks(out_ptr, K, value, rows, blocks, M, K, R, NB, BS, SPREAD)
 
     @triton.jit
     def _encode_float_kernel(x_ptr, out_ptr, count, key, scale_ptr, table_ptr, SR: tl.constexpr,
