@@ -68,3 +68,8 @@ def test_parallel_quality_suite_takes_overrides_and_keeps_finished_runs(tmp_path
         result = json.loads((tmp_path / f"quality_bf16_seed{seed}.json").read_text())
         assert result["config"]["seed"] == seed and result["config"]["steps"] == 4 and result["config"]["width"] == 64
         assert [p["step"] for p in result["curve"]] == [2, 4]
+
+
+def test_cuda_graph_steps_need_cuda_and_adamw():
+    with pytest.raises(ValueError, match="cuda_graph needs a CUDA device"):
+        train(Config(precision="bf16", **TINY), "cpu", cuda_graph=True)
