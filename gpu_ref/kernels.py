@@ -562,6 +562,7 @@ if triton is not None:
     @triton.jit
     def _encode_float_kernel(x_ptr, out_ptr, count, key, scale_ptr, table_ptr, SR: tl.constexpr,
                              SCALED: tl.constexpr, VALUES: tl.constexpr, OUT_BF16: tl.constexpr,
+                             RESCALE: tl.constexpr,
                              EMIN: tl.constexpr, MAN: tl.constexpr, EXP_BITS: tl.constexpr, WIDTH: tl.constexpr,
                              MAX_CODE: tl.constexpr, OVER_CODE: tl.constexpr, NAN_CODE: tl.constexpr,
                              NAN_SIGNED: tl.constexpr, NEG_ZERO: tl.constexpr, SUBNORMALS: tl.constexpr,
@@ -579,6 +580,8 @@ if triton is not None:
                           OVER_CODE, NAN_CODE, NAN_SIGNED, NEG_ZERO, SUBNORMALS, FNUZ)
         if VALUES:
             value = tl.load(table_ptr + (code & ((1 << WIDTH) - 1)), mask=mask)
+            if RESCALE:  # times the power-of-two scale again: exact
+                value = value * tl.load(scale_ptr)
             if OUT_BF16:
                 tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
             else:
@@ -590,6 +593,7 @@ if triton is not None:
     def _encode_table_kernel(x_ptr, out_ptr, count, thresholds_ptr, codes_ptr, scale_ptr, table_ptr,
                              STEPS: tl.constexpr, POSIT: tl.constexpr, WIDTH: tl.constexpr, NAN_CODE: tl.constexpr,
                              ZERO_MAG: tl.constexpr, SCALED: tl.constexpr, VALUES: tl.constexpr,
+                             RESCALE: tl.constexpr,
                              OUT_BF16: tl.constexpr, BLOCK: tl.constexpr):
         """Posit or LNS codes by counting fp32 thresholds at or below ``|x|`` (binary search)."""
         offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -611,6 +615,8 @@ if triton is not None:
         code = tl.where(a >= 0x7F800000, NAN_CODE, code)
         if VALUES:
             value = tl.load(table_ptr + code, mask=mask)
+            if RESCALE:
+                value = value * tl.load(scale_ptr)
             if OUT_BF16:
                 tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
             else:
@@ -853,7 +859,7 @@ def encode_float(fmt: FloatFormat, x: torch.Tensor, saturate: bool = False, roun
     return encode(fmt, x, rounding, seed, saturate=saturate).long()
 
 
-def _elementwise(fmt, x, out, rounding="rne", seed=0, scale=None, values=False, saturate=False):
+def _elementwise(fmt, x, out, rounding="rne", seed=0, scale=None, values=False, saturate=False, rescale=False):
     from .numerics import seed_key
 
     if rounding not in ("rne", "sr"):
@@ -864,7 +870,7 @@ def _elementwise(fmt, x, out, rounding="rne", seed=0, scale=None, values=False, 
     table = _decode_table(fmt, str(x.device)) if values else flat
     if isinstance(fmt, FloatFormat):
         _encode_float_kernel[grid](flat, out, flat.numel(), seed_key(seed) if rounding == "sr" else 0, scale_t,
-                                   table, SR=rounding == "sr", SCALED=scale is not None, VALUES=values,
+                                   table, SR=rounding == "sr", SCALED=scale is not None, VALUES=values, RESCALE=rescale,
                                    OUT_BF16=out.dtype == torch.bfloat16, BLOCK=_BLOCK,
                                    **_float_params(fmt, saturate))
     else:
@@ -876,7 +882,8 @@ def _elementwise(fmt, x, out, rounding="rne", seed=0, scale=None, values=False, 
                                    POSIT=posit, WIDTH=fmt.width,
                                    NAN_CODE=fmt.nar_code if posit else (1 << fmt.log_bits) | (fmt.zero_log & ((1 << fmt.log_bits) - 1)),
                                    ZERO_MAG=0 if posit else fmt.zero_log & ((1 << fmt.log_bits) - 1),
-                                   SCALED=scale is not None, VALUES=values, OUT_BF16=out.dtype == torch.bfloat16,
+                                   SCALED=scale is not None, VALUES=values, RESCALE=rescale,
+                                   OUT_BF16=out.dtype == torch.bfloat16,
                                    BLOCK=_BLOCK)
     return out.reshape(x.shape)
 
@@ -901,8 +908,11 @@ def decode(fmt, codes: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
 
 
 def fake_quantize_elementwise(fmt, x: torch.Tensor, scale: torch.Tensor | None = None, rounding: str = "rne",
-                              seed: int = 0, dtype=torch.bfloat16) -> torch.Tensor:
-    """``decode(encode(x / scale))`` in ``dtype`` in one pass (``scale``: a 1-element tensor, a power of two)."""
+                              seed: int = 0, dtype=torch.bfloat16, rescale: bool = False) -> torch.Tensor:
+    """``decode(encode(x / scale))`` in ``dtype`` in one pass (``scale``: a 1-element tensor, a power of two);
+    with ``rescale``, times ``scale`` again (exact)."""
     _check_out_dtype(dtype)
+    if rescale and scale is None:
+        raise ValueError("rescale needs a scale")
     out = torch.empty(x.numel(), dtype=dtype, device=x.device)
-    return _elementwise(fmt, x, out, rounding, seed, scale=scale, values=True)
+    return _elementwise(fmt, x, out, rounding, seed, scale=scale, values=True, rescale=rescale)

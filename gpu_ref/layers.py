@@ -37,16 +37,16 @@ def quantize_operand(precision: str, x: torch.Tensor, rht_seed: int | None = Non
     Block formats: ``values`` = element x block scale, exact in bf16, ``scale``
     the fp32 tensor scale (NVFP4; 1 for MX); ``rht_seed``: the 16-point random
     Hadamard transform first.  Posits and LNS: ``values`` = the format's values
-    of ``x / scale`` in the precision's matmul dtype, ``scale`` a power of two near the RMS.
-    Triton kernels on CUDA, the bit-identical PyTorch reference elsewhere (:mod:`gpu_ref.quant`).
+    of ``x / s`` times ``s``, ``s`` a power of two near the RMS (exact in the
+    precision's matmul dtype), and ``scale`` 1.0.  Triton kernels on CUDA, the
+    bit-identical PyTorch reference elsewhere (:mod:`gpu_ref.quant`).
     """
     spec = precisions.get(precision)
     fmt = formats.get(spec.fmt)
     if isinstance(fmt, formats.BlockFormat):
         return quant.block_fake_quantize(fmt, x, rht_seed)
-    scale = _pow2_rms_scale(x)
     dtype = torch.bfloat16 if spec.matmul == "bf16" else torch.float32
-    return quant.elementwise_fake_quantize(fmt, x, scale, dtype), scale
+    return quant.elementwise_fake_quantize(fmt, x, _pow2_rms_scale(x), dtype, rescale=True), 1.0
 
 
 def fake_quant(precision: str, x: torch.Tensor) -> torch.Tensor:
@@ -57,7 +57,7 @@ def fake_quant(precision: str, x: torch.Tensor) -> torch.Tensor:
 
 def _matmul(a, b, scale_a, scale_b, matmul: str, scaled: bool = True):
     """``(a @ b.T) * scale_a * scale_b`` in fp32: bf16 operands on tensor cores with fp32 results, or fp32;
-    ``scaled`` False where both scales are 1 (MX formats), which saves a pass over the result."""
+    ``scaled`` False where both scales are 1 (MX, posits, LNS), which saves a pass over the result."""
     if matmul == "bf16" and a.is_cuda:
         y = torch.mm(a, b.t(), out_dtype=torch.float32)
     else:
@@ -66,9 +66,9 @@ def _matmul(a, b, scale_a, scale_b, matmul: str, scaled: bool = True):
 
 
 def _has_scales(precision: str) -> bool:
-    """Whether ``quantize_operand`` of ``precision`` returns scales other than 1."""
+    """Whether ``quantize_operand`` of ``precision`` returns scales other than 1 (NVFP4's tensor scales)."""
     fmt = formats.get(precisions.get(precision).fmt)
-    return not isinstance(fmt, formats.BlockFormat) or fmt.tensor_scale
+    return isinstance(fmt, formats.BlockFormat) and fmt.tensor_scale
 
 
 class _FakeQuantLinear(torch.autograd.Function):

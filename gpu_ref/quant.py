@@ -37,14 +37,17 @@ def block_fake_quantize(fmt: BlockFormat, x: torch.Tensor, rht_seed: int | None 
     return values, torch.tensor([ts], dtype=torch.float32, device=x.device)
 
 
-def elementwise_fake_quantize(fmt, x: torch.Tensor, scale: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+def elementwise_fake_quantize(fmt, x: torch.Tensor, scale: torch.Tensor, dtype=torch.float32,
+                              rescale: bool = False) -> torch.Tensor:
     """The values of ``x / scale`` (``scale``: a 1-element power-of-two tensor) in a posit or LNS format, in
-    ``dtype`` (float32 holds every posit8/16 and lns8 value exactly)."""
+    ``dtype`` (float32 holds every posit8/16 and lns8 value exactly); with ``rescale``, times ``scale``
+    again (exact: a power of two), so that the result approximates ``x`` itself."""
     if _use_kernels(x):
-        return kernels.fake_quantize_elementwise(fmt, x, scale, dtype=dtype)
+        return kernels.fake_quantize_elementwise(fmt, x, scale, dtype=dtype, rescale=rescale)
     y = x.float() / scale
     if isinstance(fmt, PositFormat):
         values = numerics.decode_posit(fmt, numerics.encode_posit(fmt, y))
     else:
         values = glns.lns_decode(*glns.lns_encode(y, fmt), fmt)
-    return values.float().to(dtype)
+    values = values.float()
+    return (values * scale if rescale else values).to(dtype)

@@ -283,6 +283,8 @@ def test_table_encode_and_decode_kernels_are_the_reference(name):
     scale = torch.tensor([0.25], device="cuda")
     fused = kernels.fake_quantize_elementwise(fmt, x.cuda(), scale, dtype=torch.float32).cpu()
     assert _same_bits(fused, table[_reference_codes(fmt, x / 0.25)])
+    rescaled = kernels.fake_quantize_elementwise(fmt, x.cuda(), scale, dtype=torch.float32, rescale=True).cpu()
+    assert _same_bits(rescaled, table[_reference_codes(fmt, x / 0.25)] * 0.25)
 
 
 def test_bad_rounding_and_engine_values_are_refused():

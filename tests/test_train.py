@@ -73,3 +73,17 @@ def test_parallel_quality_suite_takes_overrides_and_keeps_finished_runs(tmp_path
 def test_cuda_graph_steps_need_cuda_and_adamw():
     with pytest.raises(ValueError, match="cuda_graph needs a CUDA device"):
         train(Config(precision="bf16", **TINY), "cpu", cuda_graph=True)
+
+
+def test_posit_and_lns_operands_carry_their_power_of_two_scale():
+    """quantize_operand's posit/LNS values are the format's values of x / s times s (exact), scale 1."""
+    from gpu_ref import layers, quant
+    from hw import formats
+
+    x = torch.randn(64, 96, generator=torch.Generator().manual_seed(3)) * 37.0
+    for precision, name in (("posit8", "posit8"), ("lns8", "lns8")):
+        values, scale = layers.quantize_operand(precision, x)
+        s = torch.exp2(torch.round(torch.log2(x.pow(2).mean().sqrt()))).reshape(1)
+        unscaled = quant.elementwise_fake_quantize(formats.get(name), x, s, torch.float32)
+        assert scale == 1.0
+        assert torch.equal(values.float(), (unscaled * s).to(values.dtype).float())
