@@ -60,7 +60,7 @@ except ImportError:  # CPU-only installs: the PyTorch path is used
     triton = None
 
 __all__ = ["available", "encode_float", "block_quantize", "block_dequantize", "tensor_scale", "encode", "decode",
-           "fake_quantize_elementwise", "encode_tables"]
+           "fake_quantize_elementwise", "encode_tables", "pow2_rms_scale"]
 
 def available() -> bool:
     return triton is not None and torch.cuda.is_available()
@@ -625,6 +625,30 @@ if triton is not None:
             tl.store(out_ptr + offsets, code.to(out_ptr.dtype.element_ty), mask=mask)
 
     @triton.jit
+    def _sum_squares_kernel(x_ptr, partial_ptr, count, BLOCK: tl.constexpr):
+        offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        x = tl.load(x_ptr + offsets, mask=offsets < count, other=0).to(tl.float32)
+        tl.store(partial_ptr + tl.program_id(0), tl.sum(x * x, 0))
+
+    @triton.jit
+    def _pow2_rms_kernel(partial_ptr, parts, count, scale_ptr, BLOCK: tl.constexpr, ITERS: tl.constexpr):
+        """:func:`gpu_ref.quant.pow2_rms_scale` from the partial sums of squares, added in a fixed order."""
+        acc = tl.zeros([BLOCK], tl.float32)
+        for it in tl.static_range(ITERS):
+            i = it * BLOCK + tl.arange(0, BLOCK)
+            acc += tl.load(partial_ptr + i, mask=i < parts, other=0.0)
+        total = tl.sum(acc, 0) + tl.zeros([1], tl.float32)
+        ms = tl.math.div_rn(total, tl.zeros([1], tl.float32) + count.to(tl.float32))
+        bits = _bits(ms)
+        normal = bits >= 0x800000
+        scaled = tl.where(normal, bits, _bits(ms * 18446744073709551616.0))  # subnormals times 2**64
+        e = (scaled >> 23) - tl.where(normal, 127, 191)  # ms = m * 2**e, 1 <= m < 2
+        low = e >> 1
+        tie = (scaled & 0x7FFFFF) == 0
+        k = tl.where((e & 1) == 0, low, tl.where(tie & ((low & 1) == 0), low, low + 1))
+        tl.store(scale_ptr + tl.arange(0, 1), tl.where((bits > 0) & (bits < 0x7F800000), _pow2_f32(k), 1.0))
+
+    @triton.jit
     def _decode_table_kernel(code_ptr, out_ptr, count, table_ptr, MASK: tl.constexpr, OUT_BF16: tl.constexpr,
                              BLOCK: tl.constexpr):
         offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -905,6 +929,20 @@ def decode(fmt, codes: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
         flat, out, flat.numel(), _decode_table(fmt, str(codes.device)), MASK=(1 << fmt.width) - 1,
         OUT_BF16=dtype == torch.bfloat16, BLOCK=_BLOCK)
     return out.reshape(codes.shape)
+
+
+def pow2_rms_scale(x: torch.Tensor) -> torch.Tensor:
+    """:func:`gpu_ref.quant.pow2_rms_scale` of CUDA ``x`` in two launches (partial sums of squares, then
+    their fixed-order sum and the power of two), with no host synchronisation."""
+    flat = x.t() if x.dim() == 2 and not x.is_contiguous() and x.t().is_contiguous() else x.contiguous()
+    flat = flat.reshape(-1)
+    block = 8192
+    parts = triton.cdiv(flat.numel(), block)
+    partial = torch.empty(parts, dtype=torch.float32, device=x.device)
+    _sum_squares_kernel[(parts,)](flat, partial, flat.numel(), BLOCK=block)
+    scale = torch.empty(1, dtype=torch.float32, device=x.device)
+    _pow2_rms_kernel[(1,)](partial, parts, flat.numel(), scale, BLOCK=1024, ITERS=triton.cdiv(parts, 1024))
+    return scale
 
 
 def fake_quantize_elementwise(fmt, x: torch.Tensor, scale: torch.Tensor | None = None, rounding: str = "rne",

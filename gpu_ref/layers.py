@@ -25,12 +25,6 @@ from . import precisions, quant
 __all__ = ["quantize_operand", "fake_quant", "bf16_linear", "fp8_linear", "fake_quant_linear", "QLinear"]
 
 
-def _pow2_rms_scale(x: torch.Tensor) -> torch.Tensor:
-    """A 1-element float32 power of two near the RMS of ``x`` (1 for all zeros), computed on the device."""
-    rms = torch.linalg.vector_norm(x, dtype=torch.float32) / math.sqrt(max(x.numel(), 1))
-    return torch.where(rms > 0, torch.exp2(torch.round(torch.log2(rms))), torch.ones_like(rms)).reshape(1)
-
-
 def quantize_operand(precision: str, x: torch.Tensor, rht_seed: int | None = None):
     """``(values, scale)`` of a 2-D matmul operand (blocks along its last axis): ``x ~= values * scale``.
 
@@ -46,7 +40,7 @@ def quantize_operand(precision: str, x: torch.Tensor, rht_seed: int | None = Non
     if isinstance(fmt, formats.BlockFormat):
         return quant.block_fake_quantize(fmt, x, rht_seed)
     dtype = torch.bfloat16 if spec.matmul == "bf16" else torch.float32
-    return quant.elementwise_fake_quantize(fmt, x, _pow2_rms_scale(x), dtype, rescale=True), 1.0
+    return quant.elementwise_fake_quantize(fmt, x, quant.pow2_rms_scale(x), dtype, rescale=True), 1.0
 
 
 def fake_quant(precision: str, x: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from . import block, kernels
 from . import lns as glns
 from . import numerics
 
-__all__ = ["block_fake_quantize", "elementwise_fake_quantize"]
+__all__ = ["block_fake_quantize", "elementwise_fake_quantize", "pow2_rms_scale"]
 
 
 def _use_kernels(x: torch.Tensor) -> bool:
@@ -35,6 +35,24 @@ def block_fake_quantize(fmt: BlockFormat, x: torch.Tensor, rht_seed: int | None 
     x = block.rht16(x, rht_seed) if rht_seed is not None else x.float()
     values, ts = block.fake_quantize(fmt, x, None, rounding, seed, two_d, dtype)
     return values, torch.tensor([ts], dtype=torch.float32, device=x.device)
+
+
+def pow2_rms_scale(x: torch.Tensor) -> torch.Tensor:
+    """A 1-element fp32 power of two near the RMS of ``x``: ``2**k``, ``k`` the integer nearest (ties to
+    even) to ``log2(ms) / 2``, found exactly from the binary exponent and fraction of the fp32 mean square
+    ``ms = sum(x**2) / n``; 1 where ``ms`` is 0 or not finite.  The sum's order is the device's (a fixed
+    tree of partial sums on CUDA), so where ``ms`` lies within rounding of a power of two the two paths
+    may pick neighbouring scales."""
+    if _use_kernels(x):
+        return kernels.pow2_rms_scale(x)
+    ms = x.float().square().sum() / max(x.numel(), 1)
+    fraction, exponent = torch.frexp(ms)  # ms = fraction * 2**exponent, 0.5 <= fraction < 1
+    e = exponent.long() - 1
+    low = torch.div(e, 2, rounding_mode="floor")
+    tie = fraction == 0.5
+    k = torch.where(e % 2 == 0, low, torch.where(tie & (low % 2 == 0), low, low + 1))
+    ok = torch.isfinite(ms) & (ms > 0)
+    return torch.where(ok, torch.exp2(k.float()), torch.ones_like(ms)).reshape(1)
 
 
 def elementwise_fake_quantize(fmt, x: torch.Tensor, scale: torch.Tensor, dtype=torch.float32,

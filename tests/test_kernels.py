@@ -317,3 +317,18 @@ def test_kernel_entry_points_refuse_bad_arguments_before_launching():
         kernels.block_quantize(fmt, torch.zeros(2, 24), rht_seed=1)
     with pytest.raises(ValueError, match="rounding must be"):
         kernels.block_quantize(fmt, torch.zeros(2, 16), rounding="up")
+
+
+@cuda
+def test_pow2_rms_scale_kernel_is_the_reference():
+    """Inputs whose sums of squares are exact in any order (small integers times powers of two), so that
+    the kernel's fixed tree of partial sums and the reference's sum must give the same scale."""
+    from gpu_ref import quant
+
+    gen = torch.Generator().manual_seed(8)
+    for i, shape in enumerate([(1, 1), (3, 17), (256, 256), (97, 1000)]):
+        for k in (-60, -3, 0, 5, 40):
+            x = torch.randint(-8, 9, shape, generator=gen).float() * 2.0 ** k
+            for view in (x, x.t().contiguous().t()):
+                got = kernels.pow2_rms_scale(view.cuda()).cpu()
+                assert torch.equal(got, quant.pow2_rms_scale(view)), (shape, k)

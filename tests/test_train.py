@@ -83,7 +83,20 @@ def test_posit_and_lns_operands_carry_their_power_of_two_scale():
     x = torch.randn(64, 96, generator=torch.Generator().manual_seed(3)) * 37.0
     for precision, name in (("posit8", "posit8"), ("lns8", "lns8")):
         values, scale = layers.quantize_operand(precision, x)
-        s = torch.exp2(torch.round(torch.log2(x.pow(2).mean().sqrt()))).reshape(1)
+        s = quant.pow2_rms_scale(x)
         unscaled = quant.elementwise_fake_quantize(formats.get(name), x, s, torch.float32)
         assert scale == 1.0
         assert torch.equal(values.float(), (unscaled * s).to(values.dtype).float())
+
+
+@pytest.mark.parametrize("value, share, scale", [(3.0, 1, 4.0), (2.0, 2, 1.0), (4.0, 2, 4.0), (8.0, 2, 4.0),
+                                                 (1.0, 1, 1.0), (0.5, 1, 0.5), (0.5, 2, 0.25), (0.0, 1, 1.0),
+                                                 (float("inf"), 1, 1.0)])
+def test_pow2_rms_scale_rounds_half_the_log_of_the_mean_square(value, share, scale):
+    """2**k with k nearest (ties to even) to log2(ms) / 2, ms the mean square of ``value`` in every
+    ``share``-th element: ms 9 -> 4; ms 2 -> 2**0.5 -> 1 and ms 8 -> 2**1.5 -> 4 (ties); ms 32 -> 4."""
+    from gpu_ref import quant
+
+    x = torch.zeros(4, 8)
+    x.view(-1)[::share] = value
+    assert float(quant.pow2_rms_scale(x)) == scale
