@@ -189,25 +189,13 @@ if triton is not None:
         return tl.where(back > t, bits - 1, bits).to(tl.float32, bitcast=True)
 
     @triton.jit
-    def _butterfly(x, ROWS: tl.constexpr, S: tl.constexpr, N: tl.constexpr = 16):
+    def _butterfly(x, ROWS: tl.constexpr, S: tl.constexpr, N: tl.constexpr):
         """``(a + b, a - b)`` on index pairs (i, i + S) of each row of N."""
         y = tl.reshape(x, [ROWS, N // (2 * S), 2, S])
         y = tl.permute(y, [0, 1, 3, 2])
         a, b = tl.split(y)
         y = tl.permute(tl.join(a + b, a - b), [0, 1, 3, 2])
         return tl.reshape(y, [ROWS, N])
-
-    @triton.jit
-    def _rht16(x, SIGNS: tl.constexpr, R: tl.constexpr, C: tl.constexpr):
-        """:func:`gpu_ref.block.rht16` of an [R, C] tile (C a multiple of 16)."""
-        y = tl.reshape(x, [R * C // 16, 16])
-        y = _butterfly(y, R * C // 16, 1)
-        y = _butterfly(y, R * C // 16, 2)
-        y = _butterfly(y, R * C // 16, 4)
-        y = _butterfly(y, R * C // 16, 8)
-        j = tl.arange(0, 16)
-        factor = tl.where(((SIGNS >> j) & 1) == 1, -0.25, 0.25)
-        return tl.reshape(y * factor[None, :], [R, C])
 
     @triton.jit
     def _load_tile(x_ptr, stride_m, stride_k, M, K, pid_m, pid_k, R: tl.constexpr, C: tl.constexpr):
@@ -234,8 +222,8 @@ if triton is not None:
     def _amax_kernel(x_ptr, stride_m, stride_k, M, K, amax_ptr, RHT: tl.constexpr, SIGNS: tl.constexpr,
                      R: tl.constexpr, C: tl.constexpr):
         x, rows, cols, mask = _load_tile(x_ptr, stride_m, stride_k, M, K, tl.program_id(0), tl.program_id(1), R, C)
-        if RHT:
-            x = _rht16(x, SIGNS, R, C)
+        if RHT:  # C is a multiple of 16: groups of 16 along the rows, as the block kernel's tiles hold them
+            x = tl.reshape(_rht16_groups(tl.reshape(x, [R, C // 16, 2, 8]), SIGNS, R, C // 16), [R, C])
         bits = x.to(tl.int32, bitcast=True) & 0x7FFFFFFF
         bits = tl.where(mask & (bits < 0x7F800000), bits, 0)
         tl.atomic_max(amax_ptr, tl.max(tl.max(bits, 1), 0))
@@ -294,9 +282,9 @@ if triton is not None:
         return code.to(tl.uint8).to(tl.float8e5, bitcast=True).to(tl.float32)
 
     @triton.jit
-    def _scale_value(code, S_EMIN: tl.constexpr, S_MAN: tl.constexpr):
-        """fp32 value of float scale codes (magnitudes; exact)."""
-        sig, exp = _code_fields(code, S_EMIN, S_MAN)
+    def _magnitude_value(code, EMIN: tl.constexpr, MAN: tl.constexpr):
+        """fp32 value of a float format's magnitude codes (scales or elements; exact)."""
+        sig, exp = _code_fields(code, EMIN, MAN)
         return sig.to(tl.float32) * _pow2_f32(exp)
 
     @triton.jit
@@ -309,9 +297,9 @@ if triton is not None:
         q = tl.minimum(tl.math.div_rn(amax, tl.zeros_like(amax) + E * ts), S_MAX)
         normal = (_bits(q) >> (23 - S_MAN)) - ((127 - (1 - S_EMIN)) << S_MAN)
         c = tl.where(q >= 2.0 ** S_EMIN, normal, (q * 2.0 ** (S_MAN - S_EMIN)).to(tl.int32))
-        v = _scale_value(c, S_EMIN, S_MAN)
-        up_value = _scale_value(tl.minimum(c + 1, S_MAX_CODE), S_EMIN, S_MAN)
-        down_value = _scale_value(tl.maximum(c - 1, 0), S_EMIN, S_MAN)
+        v = _magnitude_value(c, S_EMIN, S_MAN)
+        up_value = _magnitude_value(tl.minimum(c + 1, S_MAX_CODE), S_EMIN, S_MAN)
+        down_value = _magnitude_value(tl.maximum(c - 1, 0), S_EMIN, S_MAN)
         if CEIL:
             up = (c < S_MAX_CODE) & _below(v * E, ts, amax)
             down = (c > 0) & ~_below(down_value * E, ts, amax)
@@ -446,7 +434,7 @@ if triton is not None:
         else:  # fp8 scale (NVFP4: E4M3) of amax / (ELEM_MAX * ts), ts the fp32 tensor scale
             ts = tl.load(ts_ptr)
             scale = _float_scale(tl.where(special, 0.0, amax), ts, CEIL, ELEM_MAX, S_EMIN, S_MAN, S_MAX_CODE, S_MAX)
-            s = _scale_value(scale, S_EMIN, S_MAN)
+            s = _magnitude_value(scale, S_EMIN, S_MAN)
             scale = tl.where(special, S_NAN, scale)
             zero_scale = scale == 0
         sign = bits < 0
@@ -515,8 +503,7 @@ if triton is not None:
         if E2M1:
             value = _f32((code & 7) << 22) * 8.507059173023462e37  # 2**126
             return _f32(_bits(value) | ((code & 8) << 28))
-        s, f = _code_fields(code & ((1 << (WIDTH - 1)) - 1), EMIN, MAN)
-        value = s.to(tl.float32) * _pow2_f32(f)
+        value = _magnitude_value(code & ((1 << (WIDTH - 1)) - 1), EMIN, MAN)
         return _f32(_bits(value) | (((code >> (WIDTH - 1)) & 1) << 31))
 
     @triton.jit
@@ -552,7 +539,7 @@ if triton is not None:
             s = _f32(tl.where(scale > 0, scale << 23, 0x400000))
             s = tl.where(scale == 255, float("nan"), s)
         else:
-            s = tl.where((scale & 127) == S_NAN, float("nan"), _scale_value(scale & 127, S_EMIN, S_MAN))
+            s = tl.where((scale & 127) == S_NAN, float("nan"), _magnitude_value(scale & 127, S_EMIN, S_MAN))
         value = _element_value(code, FP8, E2M1, EMIN, MAN, WIDTH) * _e(s)
         if not POW2:
             value = value * tl.load(ts_ptr)

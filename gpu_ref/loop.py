@@ -21,7 +21,7 @@ from .lns import MadamLNS
 from .model import Decoder, flops_per_token
 from .precisions import NATIVE
 
-__all__ = ["Config", "train"]
+__all__ = ["Config", "train", "next_byte_loss"]
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Config:
             raise ValueError(f"width must be a multiple of 16 * heads ({16 * self.heads}), not {self.width}")
 
 
-def _loss(model, batch):
+def next_byte_loss(model, batch):
     """Next-byte cross-entropy of a (batch, seq + 1) window."""
     logits = model(batch[:, :-1])
     return F.cross_entropy(logits.float().reshape(-1, 256), batch[:, 1:].reshape(-1))
@@ -99,7 +99,7 @@ def train(cfg: "Config", device: str = "cuda", data=None, timing_steps: int = 0,
 
     def step_body(batch, zero_grad=True):
         with amp:
-            loss = _loss(forward, batch)
+            loss = next_byte_loss(forward, batch)
         loss.backward()
         for opt in optimizers:
             torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 1.0)
@@ -114,7 +114,8 @@ def train(cfg: "Config", device: str = "cuda", data=None, timing_steps: int = 0,
     def evaluate(windows):
         model.eval()
         with torch.no_grad(), amp:
-            losses = [_loss(forward, windows[i:i + cfg.batch]).item() for i in range(0, len(windows), cfg.batch)]
+            losses = [next_byte_loss(forward, windows[i:i + cfg.batch]).item()
+                      for i in range(0, len(windows), cfg.batch)]
         model.train()
         return sum(losses) / len(losses)
 
