@@ -16,8 +16,9 @@ import time
 
 import torch
 
+from gpu_ref import precisions
 from gpu_ref.data import corpus, windows
-from gpu_ref.loop import Config
+from gpu_ref.loop import Config, next_byte_loss
 from gpu_ref.model import Decoder
 from hw.files import write_atomic
 
@@ -42,8 +43,7 @@ def profile(precision: str, width: int, data) -> dict:
     def step():
         batch = windows(data[0], cfg.batch, cfg.seq, gen).cuda(non_blocking=True)
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            logits = model(batch[:, :-1])  # next-byte cross-entropy, as gpu_ref.loop trains
-            loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, 256), batch[:, 1:].reshape(-1))
+            loss = next_byte_loss(model, batch)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -75,11 +75,16 @@ def main(argv=None) -> int:
     p.add_argument("--precisions", default="bf16,mxfp8_e4m3,nvfp4,posit8")
     p.add_argument("--width", type=int, default=1024)
     args = p.parse_args(argv)
-    if not torch.cuda.is_available():
-        print("error: profile_emulated_step needs a CUDA GPU", file=sys.stderr)
-        return 2
     if args.width <= 0 or args.width % 128:
         print(f"error: --width must be a positive multiple of 128, not {args.width}", file=sys.stderr)
+        return 2
+    unknown = [name for name in args.precisions.split(",") if name not in precisions.PRECISIONS]
+    if unknown:
+        print(f"error: unknown precision {unknown[0]!r} in --precisions; valid: {', '.join(precisions.PRECISIONS)}",
+              file=sys.stderr)
+        return 2
+    if not torch.cuda.is_available():
+        print("error: profile_emulated_step needs a CUDA GPU", file=sys.stderr)
         return 2
     data = corpus()
     rows = []
