@@ -625,7 +625,7 @@ if triton is not None:
             i = it * BLOCK + tl.arange(0, BLOCK)
             acc += tl.load(partial_ptr + i, mask=i < parts, other=0.0)
         total = tl.sum(acc, 0) + tl.zeros([1], tl.float32)
-        ms = tl.math.div_rn(total, tl.zeros([1], tl.float32) + count.to(tl.float32))
+        ms = tl.math.div_rn(total, tl.zeros([1], tl.float32) + count)  # count: an int, or 1 as a constexpr
         bits = _bits(ms)
         normal = bits >= 0x800000
         scaled = tl.where(normal, bits, _bits(ms * 18446744073709551616.0))  # subnormals times 2**64

@@ -5,10 +5,12 @@ Each ``*_linear(x, weight, layer)`` function is what a
 precision's.  Emulated precisions quantize every operand of the forward and
 both backward matmuls along that matmul's reduction axis with the bit-exact
 quantizers of :mod:`gpu_ref` (blocks for MX/NVFP4; a power-of-two per-tensor
-RMS scale, then the format, for posits and LNS) and multiply as the
-precision's ``matmul`` says: bf16 tensor cores with fp32 results where the
-quantized operands are exact in bf16 (the tensor scales multiply the result),
-fp32 otherwise.
+RMS scale, then the format, for posits and LNS) and multiply on bf16 tensor
+cores with fp32 results, as the precision's ``matmul`` says
+(:data:`gpu_ref.precisions.MATMULS`: operands exact in bf16, or split exactly
+into two or three bf16 parts); NVFP4's tensor scales multiply the result.
+Posit and LNS operands, scaled per tensor, are quantized once per tensor: the
+backward matmuls take the forward's quantized ``x`` and ``w`` transposed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hw import formats
 
 from . import precisions, quant
 
-__all__ = ["quantize_operand", "fake_quant", "bf16_linear", "fp8_linear", "fake_quant_linear", "QLinear"]
+__all__ = ["quantize_operand", "fake_quant", "bf16_parts", "bf16_linear", "fp8_linear", "fake_quant_linear", "QLinear"]
 
 
 def quantize_operand(precision: str, x: torch.Tensor, rht_seed: int | None = None):
@@ -39,7 +41,7 @@ def quantize_operand(precision: str, x: torch.Tensor, rht_seed: int | None = Non
     fmt = formats.get(spec.fmt)
     if isinstance(fmt, formats.BlockFormat):
         return quant.block_fake_quantize(fmt, x, rht_seed)
-    dtype = torch.bfloat16 if spec.matmul == "bf16" else torch.float32
+    dtype = torch.bfloat16 if spec.matmul == "bf16" else torch.float32  # split into bf16 parts by _matmul
     return quant.elementwise_fake_quantize(fmt, x, quant.pow2_rms_scale(x), dtype, rescale=True), 1.0
 
 
@@ -49,10 +51,27 @@ def fake_quant(precision: str, x: torch.Tensor) -> torch.Tensor:
     return (values.float() * scale).reshape(x.shape)
 
 
+def bf16_parts(x: torch.Tensor, count: int) -> list[torch.Tensor]:
+    """``count`` bf16 tensors summing to ``x`` (fp32 values of at most ``8 * count`` significant bits, above
+    bf16's normal range floor 2**-126): each part is bf16 (RNE) of what the parts before it leave; every
+    subtraction is exact."""
+    rest, parts = x.float(), []
+    for _ in range(count):
+        parts.append(rest.to(torch.bfloat16))
+        rest = rest - parts[-1].float()
+    return parts
+
+
 def _matmul(a, b, scale_a, scale_b, matmul: str, scaled: bool = True):
-    """``(a @ b.T) * scale_a * scale_b`` in fp32: bf16 operands on tensor cores with fp32 results, or fp32;
+    """``(a @ b.T) * scale_a * scale_b`` in fp32 as :data:`gpu_ref.precisions.MATMULS` says: one bf16
+    tensor-core matmul (fp32 results) over the operands' bf16 parts concatenated along the reduction axis;
     ``scaled`` False where both scales are 1 (MX, posits, LNS), which saves a pass over the result."""
-    if matmul == "bf16" and a.is_cuda:
+    count, pairs = precisions.MATMULS[matmul]
+    if count > 1:
+        parts_a, parts_b = bf16_parts(a, count), bf16_parts(b, count)
+        a = torch.cat([parts_a[i] for i, _ in pairs], dim=1)
+        b = torch.cat([parts_b[j] for _, j in pairs], dim=1)
+    if a.is_cuda:
         y = torch.mm(a, b.t(), out_dtype=torch.float32)
     else:
         y = a.float() @ b.float().t()
@@ -65,33 +84,45 @@ def _has_scales(precision: str) -> bool:
     return isinstance(fmt, formats.BlockFormat) and fmt.tensor_scale
 
 
+def _per_tensor(precision: str) -> bool:
+    """Whether ``precision`` quantizes elementwise after one scale per tensor (posits, LNS): then an operand
+    and its transpose quantize to the same values."""
+    return not isinstance(formats.get(precisions.get(precision).fmt), formats.BlockFormat)
+
+
 class _FakeQuantLinear(torch.autograd.Function):
     """``x @ w.T`` with every matmul operand quantized along that matmul's reduction axis."""
 
     @staticmethod
     def forward(ctx, x, w, precision, rht_seed):
-        ctx.save_for_backward(x, w)
-        ctx.precision, ctx.rht_seed = precision, rht_seed
+        ctx.precision, ctx.rht_seed, ctx.x_shape, ctx.dtypes = precision, rht_seed, x.shape, (x.dtype, w.dtype)
         matmul = precisions.get(precision).matmul
         x2 = x.reshape(-1, x.shape[-1])
         qx, sx = quantize_operand(precision, x2)
         qw, sw = quantize_operand(precision, w)
+        ctx.save_for_backward(*((qx, qw) if _per_tensor(precision) else (x2, w)))
         y = _matmul(qx, qw, sx, sw, matmul, _has_scales(precision))
         return y.reshape(*x.shape[:-1], w.shape[0])
 
     @staticmethod
     def backward(ctx, g):
-        x, w = ctx.saved_tensors
         p = ctx.precision
-        matmul = precisions.get(p).matmul
-        g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-        qg, sg = quantize_operand(p, g2)
-        qwt, swt = quantize_operand(p, w.t())
-        dx = _matmul(qg, qwt, sg, swt, matmul, _has_scales(p))                          # reduction over out-features
-        qgt, sgt = quantize_operand(p, g2.t(), ctx.rht_seed)            # wgrad: reduction over tokens
-        qxt, sxt = quantize_operand(p, x2.t(), ctx.rht_seed)
-        dw = _matmul(qgt, qxt, sgt, sxt, matmul, _has_scales(p))
-        return dx.reshape(x.shape).to(x.dtype), dw.to(w.dtype), None, None
+        matmul, scaled = precisions.get(p).matmul, _has_scales(p)
+        g2 = g.reshape(-1, g.shape[-1])
+        if _per_tensor(p):  # saved: the forward's quantized x and w
+            qx, qw = ctx.saved_tensors
+            qg, _ = quantize_operand(p, g2)
+            dx = _matmul(qg, qw.t(), 1.0, 1.0, matmul, False)
+            dw = _matmul(qg.t(), qx.t(), 1.0, 1.0, matmul, False)
+        else:
+            x2, w = ctx.saved_tensors
+            qg, sg = quantize_operand(p, g2)
+            qwt, swt = quantize_operand(p, w.t())
+            dx = _matmul(qg, qwt, sg, swt, matmul, scaled)                                 # reduction over out-features
+            qgt, sgt = quantize_operand(p, g2.t(), ctx.rht_seed)    # wgrad: reduction over tokens
+            qxt, sxt = quantize_operand(p, x2.t(), ctx.rht_seed)
+            dw = _matmul(qgt, qxt, sgt, sxt, matmul, scaled)
+        return dx.reshape(ctx.x_shape).to(ctx.dtypes[0]), dw.to(ctx.dtypes[1]), None, None
 
 
 def _fp8_cast(t: torch.Tensor, dtype, rowwise: bool):

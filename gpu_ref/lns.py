@@ -17,6 +17,8 @@ import torch
 from hw import formats
 from hw.formats import LNSFormat
 
+from .numerics import counter_random24
+
 __all__ = ["lns_encode", "lns_decode", "lns_codes", "lns_fields", "lns_mac", "MadamLNS", "train_example"]
 
 
@@ -100,6 +102,13 @@ class MadamLNS(torch.optim.Optimizer):
     rounded to the format's grid (stochastic by default, as the paper does, or
     nearest) and saturated to its range; the parameter then holds the
     decoded value, so forward passes see exactly the LNS weights.
+
+    Stochastic rounding moves a log up when 24 counter-based random bits
+    (:func:`gpu_ref.numerics.counter_random24`, keyed by ``seed`` plus the
+    parameter's position, indexed by ``(step - 1) * numel + element``) are
+    below its fraction times 2**24: the same bits on CPU and CUDA.  The state
+    (step count included) lives in device tensors updated in place and ``lr``
+    may be a 0-d tensor, so a step can be captured in a CUDA graph.
     """
 
     def __init__(self, params, fmt: LNSFormat | str = "lns8", lr: float = 2.0 ** -6, beta: float = 0.999,
@@ -111,19 +120,15 @@ class MadamLNS(torch.optim.Optimizer):
             raise ValueError(f"need lr > 0 and 0 <= beta < 1, not lr={lr}, beta={beta}")
         super().__init__(params, dict(lr=lr, beta=beta))
         self.fmt, self.stochastic = fmt, stochastic
-        self.generators = {}
-        self.seed = seed
+        position = 0
         for group in self.param_groups:
             for p in group["params"]:
                 sign, log = lns_encode(p.detach(), fmt)
                 state = self.state[p]
-                state.update(sign=sign, log=log.double(), v=torch.zeros_like(p, dtype=torch.float64), step=0)
+                state.update(sign=sign, log=log.double(), v=torch.zeros_like(p, dtype=torch.float64),
+                             step=torch.zeros((), dtype=torch.int64, device=p.device), seed=seed + position)
+                position += 1
                 p.data.copy_(lns_decode(sign, log, fmt, p.dtype))
-
-    def _generator(self, device):
-        if device not in self.generators:
-            self.generators[device] = torch.Generator(device=device).manual_seed(self.seed)
-        return self.generators[device]
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -135,9 +140,9 @@ class MadamLNS(torch.optim.Optimizer):
                     continue
                 state = self.state[p]
                 g = p.grad.double()
-                state["step"] += 1
+                state["step"].add_(1)
                 state["v"].mul_(group["beta"]).add_((1 - group["beta"]) * g * g)
-                v_hat = state["v"] / (1 - group["beta"] ** state["step"])
+                v_hat = state["v"] / (1 - torch.pow(group["beta"], state["step"].double()))
                 g_star = torch.where(v_hat > 0, g / v_hat.sqrt().clamp_min(1e-30), torch.zeros_like(g))
                 sign, log = state["sign"], state["log"]
                 live = log != fmt.zero_log
@@ -145,13 +150,13 @@ class MadamLNS(torch.optim.Optimizer):
                 target = log - group["lr"] * fmt.gamma * direction * g_star
                 if self.stochastic:
                     low = torch.floor(target)
-                    noise = torch.rand(target.shape, generator=self._generator(p.device), device=p.device,
-                                       dtype=torch.float64)
-                    new = low + (noise < target - low).double()
+                    index = (state["step"] - 1) * p.numel() + torch.arange(p.numel(), device=p.device)
+                    bits = counter_random24(state["seed"], index).reshape(p.shape)
+                    new = low + (bits.double() < (target - low) * 2.0 ** 24).double()
                 else:
                     new = torch.round(target)
-                state["log"] = torch.where(live, new.clamp(fmt.min_log, fmt.max_log), log)
-                p.copy_(lns_decode(sign, state["log"].to(torch.int32), fmt, p.dtype))
+                log.copy_(torch.where(live, new.clamp(fmt.min_log, fmt.max_log), log))
+                p.copy_(lns_decode(sign, log.to(torch.int32), fmt, p.dtype))
         return loss
 
 

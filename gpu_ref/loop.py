@@ -67,11 +67,11 @@ def train(cfg: "Config", device: str = "cuda", data=None, timing_steps: int = 0,
     ``timing_steps``: time the last that many steps (tokens/s); ``compile``: ``torch.compile`` the model;
     ``cuda_graph``: after :data:`GRAPH_WARMUP` eager steps, capture one step (forward, backward, clipping,
     optimizer) as a CUDA graph and replay it, so that the host's Python and kernel launches leave the
-    step's critical path (AdamW only; the same arithmetic, learning rates kept in device tensors).
+    step's critical path (the same arithmetic, learning rates kept in device tensors).
     """
     cfg.check()
-    if cuda_graph and (device != "cuda" or compile or precisions.get(cfg.precision).optimizer == "madam_lns"):
-        raise ValueError("cuda_graph needs a CUDA device, an eager model and the AdamW optimizer")
+    if cuda_graph and (device != "cuda" or compile):
+        raise ValueError("cuda_graph needs a CUDA device and an eager model")
     if cfg.precision in NATIVE and cfg.precision != "bf16" and device != "cuda":
         raise ValueError(f"{cfg.precision} runs torch._scaled_mm, which needs a CUDA GPU")
     torch.manual_seed(cfg.seed)
@@ -82,14 +82,16 @@ def train(cfg: "Config", device: str = "cuda", data=None, timing_steps: int = 0,
     train_eval = windows(train_data, cfg.eval_batches * cfg.batch, cfg.seq, eval_gen).to(device)
     model = Decoder(cfg).to(device)
     forward = torch.compile(model) if compile else model
+    def rate(value):  # a graph reads learning rates from device tensors
+        return torch.tensor(value, device=device) if cuda_graph else value
+
     if precisions.get(cfg.precision).optimizer == "madam_lns":
         linear = [m.weight for m in model.modules() if isinstance(m, QLinear)]
         rest = [p for p in model.parameters() if all(p is not q for q in linear)]
-        optimizers = [MadamLNS(linear, precisions.get(cfg.precision).fmt, lr=2.0 ** -7, seed=cfg.seed),
-                      torch.optim.AdamW(rest, lr=cfg.lr, weight_decay=0.0)]
+        optimizers = [MadamLNS(linear, precisions.get(cfg.precision).fmt, lr=rate(2.0 ** -7), seed=cfg.seed),
+                      torch.optim.AdamW(rest, lr=rate(cfg.lr), weight_decay=0.0, capturable=cuda_graph)]
     else:
-        lr = torch.tensor(cfg.lr, device=device) if cuda_graph else cfg.lr
-        optimizers = [torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay,
+        optimizers = [torch.optim.AdamW(model.parameters(), lr=rate(cfg.lr), weight_decay=cfg.weight_decay,
                                         betas=(0.9, 0.95), capturable=cuda_graph)]
     schedules = [torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps)))

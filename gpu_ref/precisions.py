@@ -15,7 +15,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Precision", "PRECISIONS", "NATIVE", "EMULATED", "get", "names"]
+__all__ = ["Precision", "PRECISIONS", "NATIVE", "EMULATED", "MATMULS", "get", "names"]
+
+#: How an emulated precision multiplies its quantized operands: (bf16 parts per operand value, the part
+#: products kept as (i, j) pairs).  Every value is the exact sum of its parts (part i+1 = bf16 of what parts
+#: 0..i leave), every part product is exact in fp32, and the tensor cores add them in fp32.
+#: ``bf16``: values exact in bf16 (8 significant bits: MX, NVFP4, posit8) -- what the emulated hardware
+#: computes, up to the order of fp32 additions.  ``bf16x2``: up to 16 significant bits (posit16's 13), all
+#: four part products: the exact products.  ``bf16x3``: up to 24 (lns8's fp32-rounded irrational roots); the
+#: six products with i + j <= 2, leaving out three below 2**-23 |a b| together, the size of one fp32 rounding.
+#: One matmul over the operands' parts concatenated along the reduction axis.
+MATMULS = {
+    "bf16": (1, ((0, 0),)),
+    "bf16x2": (2, ((0, 0), (0, 1), (1, 0), (1, 1))),
+    "bf16x3": (3, ((0, 0), (0, 1), (1, 0), (0, 2), (1, 1), (2, 0))),
+}
 
 
 @dataclass(frozen=True)
@@ -24,7 +38,7 @@ class Precision:
 
     ``native``: the GPU multiplies in this precision (else the operands are
     fake-quantized with :mod:`gpu_ref`'s bit-exact quantizers and multiplied
-    in fp32).  ``fmt``: the number format of the matmul operands, whose
+    with fp32 results).  ``fmt``: the number format of the matmul operands, whose
     hardware the cost model ranks it with (``hw.rank`` takes the format's
     most parallel costed unit).  ``linear``: the function of
     :mod:`gpu_ref.layers` that computes ``x @ w.T`` (forward and both
@@ -35,10 +49,8 @@ class Precision:
     ``optimizer``: ``adamw`` or ``madam_lns`` (weights held in LNS).
     ``gpu_peak``: the key of the matrix mode in ``results/h100/peaks_*.json``
     its matmuls run at (None for emulated precisions).  ``matmul`` (emulated
-    precisions): ``bf16`` where every quantized operand value is exact in bf16
-    (bf16 tensor cores, fp32 results: what the emulated hardware computes up to
-    the order of fp32 additions), ``fp32`` where it is not (posit16's 12
-    fraction bits, lns8's irrational roots).
+    precisions): a key of :data:`MATMULS`, how the quantized operands are
+    multiplied on bf16 tensor cores with fp32 results.
     """
 
     name: str
@@ -75,9 +87,9 @@ _RECORDS = [
               "NVFP4, with a 16-point random Hadamard transform on the weight-gradient operands", rht=True),
     Precision("posit8", "posit8", False, "fake_quant_linear", "posit8 after a power-of-two per-tensor RMS scale"),
     Precision("posit16", "posit16", False, "fake_quant_linear", "posit16 after a power-of-two per-tensor RMS scale",
-              matmul="fp32"),
+              matmul="bf16x2"),
     Precision("lns8", "lns8", False, "fake_quant_linear", "lns8 after a power-of-two per-tensor RMS scale",
-              optimizer="madam_lns", matmul="fp32"),
+              optimizer="madam_lns", matmul="bf16x3"),
 ]
 
 #: Every precision by name, in the order tables list them.

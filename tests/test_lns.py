@@ -159,3 +159,35 @@ def test_madam_trains_and_keeps_weights_on_the_grid(device):
     assert torch.allclose(logs, logs.round(), atol=1e-9)  # every weight is an lns8 value
     with pytest.raises(ValueError, match="needs an LNS format"):
         MadamLNS(model.parameters(), fmt="e4m3")
+
+
+def _madam_steps(device, lr, steps=3):
+    gen = torch.Generator().manual_seed(2)
+    weight = torch.nn.Parameter((torch.randn(5, 7, generator=gen) * 0.3).to(device))
+    opt = MadamLNS([weight], fmt="lns8", lr=lr, seed=9)
+    for _ in range(steps):
+        weight.grad = (torch.randn(5, 7, generator=gen)).to(device)
+        opt.step()
+    return weight.detach().cpu(), opt.state[weight]
+
+
+def test_madam_rounds_with_counter_based_bits_and_takes_tensor_rates():
+    """The stochastic rounding's bits are counter_random24 of (seed, (step - 1) * numel + index): a step of
+    one weight is reproduced from them; a 0-d tensor learning rate (as a CUDA graph needs) is the same run;
+    on CUDA the weights are the CPU's bit for bit."""
+    from gpu_ref.numerics import counter_random24
+
+    weight, state = _madam_steps("cpu", 0.05)
+    assert int(state["step"]) == 3 and state["step"].dtype == torch.int64
+    assert torch.equal(_madam_steps("cpu", torch.tensor(0.05))[0], weight)
+    assert not torch.equal(_madam_steps("cpu", 0.05, steps=4)[0], weight)
+    one = torch.nn.Parameter(torch.tensor([0.5, -0.75, 1.5]))
+    opt = MadamLNS([one], fmt="lns8", lr=0.05, seed=4)
+    log = opt.state[one]["log"].clone()
+    one.grad = torch.tensor([0.1, 0.2, -0.3])
+    opt.step()
+    target = log - 0.05 * 8 * torch.tensor([1.0, -1.0, 1.0]) * torch.sign(one.grad.double())  # |g*| = 1
+    up = counter_random24(4, torch.arange(3)).double() < (target - target.floor()) * 2.0 ** 24
+    assert torch.equal(opt.state[one]["log"], target.floor() + up.double())
+    if torch.cuda.is_available():
+        assert torch.equal(_madam_steps("cuda", 0.05)[0], weight)

@@ -100,3 +100,46 @@ def test_pow2_rms_scale_rounds_half_the_log_of_the_mean_square(value, share, sca
     x = torch.zeros(4, 8)
     x.view(-1)[::share] = value
     assert float(quant.pow2_rms_scale(x)) == scale
+
+
+def test_bf16_parts_hold_posit16_and_lns8_values_exactly():
+    """posit16 values (<= 13 significant bits) are two bf16 parts, lns8's fp32 values (24) three; fewer parts
+    do not suffice, so the split matmuls are needed."""
+    from gpu_ref.layers import bf16_parts
+    from gpu_ref.numerics import decode_posit
+
+    for name, count in (("posit16", 2), ("lns8", 3)):
+        fmt = F.get(name)
+        if name == "posit16":
+            values = decode_posit(fmt, torch.arange(1 << 16)).float()
+        else:
+            values = torch.tensor(fmt.decode(np.arange(256)), dtype=torch.float32)
+        values = values[torch.isfinite(values)]
+        values = torch.cat([values * 2.0 ** k for k in (-40, 0, 37)])
+        parts = bf16_parts(values, count)
+        assert all(p.dtype == torch.bfloat16 for p in parts)
+        assert torch.equal(sum(p.float() for p in parts), values)
+        assert not torch.equal(sum(p.float() for p in bf16_parts(values, count - 1)), values)
+
+
+@pytest.mark.parametrize("precision", ["posit8", "posit16", "lns8"])
+def test_per_tensor_linear_is_the_quantized_matmuls(precision):
+    """Forward and both backward matmuls of a posit/LNS layer are the quantized operands' products within
+    fp32 rounding (the split matmuls of posit16/lns8 included): x q(w)^T, q(g) q(w), q(g)^T q(x)."""
+    from gpu_ref.layers import QLinear
+
+    gen = torch.Generator().manual_seed(5)
+    layer = QLinear(96, 48, precision)
+    x = (torch.randn(2, 40, 96, generator=gen) * 3.0).requires_grad_()
+    g = torch.randn(2, 40, 48, generator=gen) * 1e-3
+    y = layer(x)
+    y.backward(g)
+
+    def q(t):
+        return fake_quant(precision, t).double()
+
+    qx, qw, qg = q(x.detach().reshape(-1, 96)), q(layer.weight.detach()), q(g.reshape(-1, 48))
+    for got, a, b in ((y.detach().reshape(-1, 48), qx, qw.t()), (x.grad.reshape(-1, 96), qg, qw),
+                      (layer.weight.grad, qg.t(), qx)):
+        bound = 2.0 ** -16 * (a.abs() @ b.abs())  # dropping a bf16 part would cost 2**-9
+        assert torch.all((got.double() - a @ b).abs() <= bound)
