@@ -1,5 +1,5 @@
 """Where an eager training step's time goes: wall time per step against the GPU's busy time, and the GPU
-time by kernel family, for bf16 and emulated precisions (CUDA).
+time by kernel family and the eight longest kernels, for bf16 and emulated precisions (CUDA).
 
 ``python benchmarks/profile_emulated_step.py --out FILE.json [--precisions bf16,mxfp8_e4m3,nvfp4]
 [--width 1024]``: the decoder of ``bench_gpu_training.py`` (depth 4, seq 1024, batch 8), 3 warm-up steps
@@ -59,14 +59,17 @@ def profile(precision: str, width: int, data) -> dict:
         torch.cuda.synchronize()
         wall = (time.perf_counter() - started) / steps
     gpu = {"quantize": 0.0, "matmul": 0.0, "other": 0.0}
+    by_kernel = {}
     launches = 0
     for event in prof.events():
         if event.device_type == torch.autograd.DeviceType.CUDA:
             gpu[_family(event.name)] += event.device_time / 1e3 / steps
+            by_kernel[event.name[:80]] = by_kernel.get(event.name[:80], 0.0) + event.device_time / 1e3 / steps
             launches += 1
+    top = sorted(by_kernel.items(), key=lambda item: -item[1])[:8]
     return {"precision": precision, "width": width, "wall_ms": round(wall * 1e3, 3),
             "gpu_busy_ms": round(sum(gpu.values()), 3), "gpu_ms": {k: round(v, 3) for k, v in gpu.items()},
-            "kernels_per_step": launches // steps}
+            "kernels_per_step": launches // steps, "top_kernels_ms": {name: round(ms, 3) for name, ms in top}}
 
 
 def main(argv=None) -> int:

@@ -9,6 +9,7 @@ network with :class:`MadamLNS` on a task generated in code and prints its loss.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 
@@ -44,12 +45,18 @@ def lns_encode(x: torch.Tensor, fmt: LNSFormat, stochastic: bool = False, genera
     return (torch.signbit(x) & ~zero) | nan, log.to(torch.int32)
 
 
+@functools.lru_cache(maxsize=None)
+def _roots(fmt: LNSFormat, device: torch.device) -> torch.Tensor:
+    """``fmt.roots`` on ``device``, made once (a later copy from the host would break a CUDA graph capture)."""
+    return torch.tensor(fmt.roots, dtype=torch.float64, device=device)
+
+
 def lns_decode(sign: torch.Tensor, log: torch.Tensor, fmt: LNSFormat, dtype=torch.float32) -> torch.Tensor:
     """Values of (sign, log) as ``fmt.roots[r] * 2**q``, bit for bit the golden decode on CPU and CUDA;
     the reserved log gives 0 (sign 0) or NaN (sign 1)."""
     log = log.long()
     q = torch.div(log, fmt.gamma, rounding_mode="floor")
-    roots = torch.tensor(fmt.roots, dtype=torch.float64, device=log.device)
+    roots = _roots(fmt, log.device)
     power = ((q.clamp(-1022, 1023) + 1023) << 52).view(torch.float64)  # 2**q built from its bits: exact
     mag = roots[log - q * fmt.gamma] * power
     value = torch.where(sign, -mag, mag)
