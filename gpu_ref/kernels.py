@@ -580,9 +580,10 @@ if triton is not None:
     def _encode_table_kernel(x_ptr, out_ptr, count, thresholds_ptr, codes_ptr, scale_ptr, table_ptr,
                              STEPS: tl.constexpr, POSIT: tl.constexpr, WIDTH: tl.constexpr, NAN_CODE: tl.constexpr,
                              ZERO_MAG: tl.constexpr, SCALED: tl.constexpr, VALUES: tl.constexpr,
-                             RESCALE: tl.constexpr,
-                             OUT_BF16: tl.constexpr, BLOCK: tl.constexpr):
-        """Posit or LNS codes by counting fp32 thresholds at or below ``|x|`` (binary search)."""
+                             RESCALE: tl.constexpr, OUT_BF16: tl.constexpr, PARTS: tl.constexpr,
+                             BLOCK: tl.constexpr):
+        """Posit or LNS codes by counting fp32 thresholds at or below ``|x|`` (binary search); with ``VALUES``
+        their values, fp32 or bf16, or (``PARTS`` > 1) as that many bf16 planes summing to each value."""
         offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         mask = offsets < count
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(tl.float32)
@@ -604,7 +605,12 @@ if triton is not None:
             value = tl.load(table_ptr + code, mask=mask)
             if RESCALE:
                 value = value * tl.load(scale_ptr)
-            if OUT_BF16:
+            if PARTS > 1:  # :func:`gpu_ref.quant.bf16_parts`: each part RNE of the rest, an exact difference
+                for part in tl.static_range(PARTS):
+                    high = value.to(tl.bfloat16)
+                    tl.store(out_ptr + part * count + offsets, high, mask=mask)
+                    value = value - high.to(tl.float32)
+            elif OUT_BF16:
                 tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
             else:
                 tl.store(out_ptr + offsets, value, mask=mask)
@@ -870,7 +876,8 @@ def encode_float(fmt: FloatFormat, x: torch.Tensor, saturate: bool = False, roun
     return encode(fmt, x, rounding, seed, saturate=saturate).long()
 
 
-def _elementwise(fmt, x, out, rounding="rne", seed=0, scale=None, values=False, saturate=False, rescale=False):
+def _elementwise(fmt, x, out, rounding="rne", seed=0, scale=None, values=False, saturate=False, rescale=False,
+                 parts=1):
     from .numerics import seed_key
 
     if rounding not in ("rne", "sr"):
@@ -894,9 +901,9 @@ def _elementwise(fmt, x, out, rounding="rne", seed=0, scale=None, values=False, 
                                    NAN_CODE=fmt.nar_code if posit else (1 << fmt.log_bits) | (fmt.zero_log & ((1 << fmt.log_bits) - 1)),
                                    ZERO_MAG=0 if posit else fmt.zero_log & ((1 << fmt.log_bits) - 1),
                                    SCALED=scale is not None, VALUES=values, RESCALE=rescale,
-                                   OUT_BF16=out.dtype == torch.bfloat16,
+                                   OUT_BF16=out.dtype == torch.bfloat16, PARTS=parts,
                                    BLOCK=_BLOCK)
-    return out.reshape(x.shape)
+    return out.reshape(x.shape) if parts == 1 else out.reshape(parts, *x.shape)
 
 
 def encode(fmt, x: torch.Tensor, rounding: str = "rne", seed: int = 0, saturate: bool = False) -> torch.Tensor:
@@ -933,11 +940,15 @@ def pow2_rms_scale(x: torch.Tensor) -> torch.Tensor:
 
 
 def fake_quantize_elementwise(fmt, x: torch.Tensor, scale: torch.Tensor | None = None, rounding: str = "rne",
-                              seed: int = 0, dtype=torch.bfloat16, rescale: bool = False) -> torch.Tensor:
+                              seed: int = 0, dtype=torch.bfloat16, rescale: bool = False,
+                              parts: int = 1) -> torch.Tensor:
     """``decode(encode(x / scale))`` in ``dtype`` in one pass (``scale``: a 1-element tensor, a power of two);
-    with ``rescale``, times ``scale`` again (exact)."""
+    with ``rescale``, times ``scale`` again (exact); ``parts`` > 1 (posits, LNS): the values as
+    :func:`gpu_ref.quant.bf16_parts`, a ``(parts, *x.shape)`` bf16 tensor."""
     _check_out_dtype(dtype)
     if rescale and scale is None:
         raise ValueError("rescale needs a scale")
-    out = torch.empty(x.numel(), dtype=dtype, device=x.device)
-    return _elementwise(fmt, x, out, rounding, seed, scale=scale, values=True, rescale=rescale)
+    if parts > 1 and isinstance(fmt, FloatFormat):
+        raise ValueError(f"bf16 parts are for posit and LNS values; {fmt.name} is a float format")
+    out = torch.empty(parts * x.numel(), dtype=torch.bfloat16 if parts > 1 else dtype, device=x.device)
+    return _elementwise(fmt, x, out, rounding, seed, scale=scale, values=True, rescale=rescale, parts=parts)

@@ -24,7 +24,7 @@ from hw import formats
 
 from . import precisions, quant
 
-__all__ = ["quantize_operand", "fake_quant", "bf16_parts", "bf16_linear", "fp8_linear", "fake_quant_linear", "QLinear"]
+__all__ = ["quantize_operand", "fake_quant", "bf16_linear", "fp8_linear", "fake_quant_linear", "QLinear"]
 
 
 def quantize_operand(precision: str, x: torch.Tensor, rht_seed: int | None = None):
@@ -33,48 +33,44 @@ def quantize_operand(precision: str, x: torch.Tensor, rht_seed: int | None = Non
     Block formats: ``values`` = element x block scale, exact in bf16, ``scale``
     the fp32 tensor scale (NVFP4; 1 for MX); ``rht_seed``: the 16-point random
     Hadamard transform first.  Posits and LNS: ``values`` = the format's values
-    of ``x / s`` times ``s``, ``s`` a power of two near the RMS (exact in the
-    precision's matmul dtype), and ``scale`` 1.0.  Triton kernels on CUDA, the
-    bit-identical PyTorch reference elsewhere (:mod:`gpu_ref.quant`).
+    of ``x / s`` times ``s``, ``s`` a power of two near the RMS, in bf16 or, for
+    the split matmuls, as their bf16 parts stacked (parts x rows x columns);
+    ``scale`` 1.0.  Triton kernels on CUDA, the bit-identical PyTorch reference
+    elsewhere (:mod:`gpu_ref.quant`).
     """
     spec = precisions.get(precision)
     fmt = formats.get(spec.fmt)
     if isinstance(fmt, formats.BlockFormat):
         return quant.block_fake_quantize(fmt, x, rht_seed)
-    dtype = torch.bfloat16 if spec.matmul == "bf16" else torch.float32  # split into bf16 parts by _matmul
-    return quant.elementwise_fake_quantize(fmt, x, quant.pow2_rms_scale(x), dtype, rescale=True), 1.0
+    parts = precisions.MATMULS[spec.matmul][0]
+    return quant.elementwise_fake_quantize(fmt, x, quant.pow2_rms_scale(x), torch.bfloat16, rescale=True,
+                                           parts=parts), 1.0
 
 
 def fake_quant(precision: str, x: torch.Tensor) -> torch.Tensor:
     """``x`` (fp32) quantized to ``precision`` and back in fp32, blocks along the last axis."""
     values, scale = quantize_operand(precision, x.reshape(-1, x.shape[-1]))
+    if values.dim() == 3:  # bf16 parts: their fp32 sum, in order, is exact
+        values = sum(part.float() for part in values)
     return (values.float() * scale).reshape(x.shape)
 
 
-def bf16_parts(x: torch.Tensor, count: int) -> list[torch.Tensor]:
-    """``count`` bf16 tensors summing to ``x`` (fp32 values of at most ``8 * count`` significant bits, above
-    bf16's normal range floor 2**-126): each part is bf16 (RNE) of what the parts before it leave; every
-    subtraction is exact."""
-    rest, parts = x.float(), []
-    for _ in range(count):
-        parts.append(rest.to(torch.bfloat16))
-        rest = rest - parts[-1].float()
-    return parts
-
-
 def _matmul(a, b, scale_a, scale_b, matmul: str, scaled: bool = True):
-    """``(a @ b.T) * scale_a * scale_b`` in fp32 as :data:`gpu_ref.precisions.MATMULS` says: one bf16
-    tensor-core matmul (fp32 results) over the operands' bf16 parts concatenated along the reduction axis;
-    ``scaled`` False where both scales are 1 (MX, posits, LNS), which saves a pass over the result."""
-    count, pairs = precisions.MATMULS[matmul]
-    if count > 1:
-        parts_a, parts_b = bf16_parts(a, count), bf16_parts(b, count)
-        a = torch.cat([parts_a[i] for i, _ in pairs], dim=1)
-        b = torch.cat([parts_b[j] for _, j in pairs], dim=1)
-    if a.is_cuda:
-        y = torch.mm(a, b.t(), out_dtype=torch.float32)
-    else:
-        y = a.float() @ b.float().t()
+    """``(a @ b.T) * scale_a * scale_b`` in fp32 (a: M x K, b: N x K), as :data:`gpu_ref.precisions.MATMULS`
+    says: bf16 tensor-core matmuls with fp32 results, the split precisions' operands given as stacked bf16
+    parts (parts x M x K), one matmul per kept pair of parts accumulated into the fp32 result; ``scaled``
+    False where both scales are 1 (MX, posits, LNS), which saves a pass over the result."""
+    pairs = precisions.MATMULS[matmul][1]
+    if a.dim() == 2:
+        a, b = a[None], b[None]
+    y = None
+    for i, j in pairs:
+        if a.is_cuda:
+            y = (torch.mm(a[i], b[j].mT, out_dtype=torch.float32) if y is None
+                 else torch.addmm(y, a[i], b[j].mT, out_dtype=torch.float32))
+        else:
+            term = a[i].float() @ b[j].float().mT
+            y = term if y is None else y + term
     return y * (scale_a * scale_b) if scaled else y
 
 
@@ -112,8 +108,8 @@ class _FakeQuantLinear(torch.autograd.Function):
         if _per_tensor(p):  # saved: the forward's quantized x and w
             qx, qw = ctx.saved_tensors
             qg, _ = quantize_operand(p, g2)
-            dx = _matmul(qg, qw.t(), 1.0, 1.0, matmul, False)
-            dw = _matmul(qg.t(), qx.t(), 1.0, 1.0, matmul, False)
+            dx = _matmul(qg, qw.mT, 1.0, 1.0, matmul, False)
+            dw = _matmul(qg.mT, qx.mT, 1.0, 1.0, matmul, False)
         else:
             x2, w = ctx.saved_tensors
             qg, sg = quantize_operand(p, g2)

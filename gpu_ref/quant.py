@@ -17,7 +17,7 @@ from . import block, kernels
 from . import lns as glns
 from . import numerics
 
-__all__ = ["block_fake_quantize", "elementwise_fake_quantize", "pow2_rms_scale"]
+__all__ = ["block_fake_quantize", "elementwise_fake_quantize", "pow2_rms_scale", "bf16_parts"]
 
 
 def _use_kernels(x: torch.Tensor) -> bool:
@@ -56,16 +56,29 @@ def pow2_rms_scale(x: torch.Tensor) -> torch.Tensor:
 
 
 def elementwise_fake_quantize(fmt, x: torch.Tensor, scale: torch.Tensor, dtype=torch.float32,
-                              rescale: bool = False) -> torch.Tensor:
+                              rescale: bool = False, parts: int = 1) -> torch.Tensor:
     """The values of ``x / scale`` (``scale``: a 1-element power-of-two tensor) in a posit or LNS format, in
     ``dtype`` (float32 holds every posit8/16 and lns8 value exactly); with ``rescale``, times ``scale``
-    again (exact: a power of two), so that the result approximates ``x`` itself."""
+    again (exact: a power of two), so that the result approximates ``x`` itself; ``parts`` > 1: as
+    :func:`bf16_parts`, stacked (a ``(parts, *x.shape)`` bf16 tensor)."""
     if _use_kernels(x):
-        return kernels.fake_quantize_elementwise(fmt, x, scale, dtype=dtype, rescale=rescale)
+        return kernels.fake_quantize_elementwise(fmt, x, scale, dtype=dtype, rescale=rescale, parts=parts)
     y = x.float() / scale
     if isinstance(fmt, PositFormat):
         values = numerics.decode_posit(fmt, numerics.encode_posit(fmt, y))
     else:
         values = glns.lns_decode(*glns.lns_encode(y, fmt), fmt)
     values = values.float()
-    return (values * scale if rescale else values).to(dtype)
+    values = values * scale if rescale else values
+    return torch.stack(bf16_parts(values, parts)) if parts > 1 else values.to(dtype)
+
+
+def bf16_parts(x: torch.Tensor, count: int) -> list[torch.Tensor]:
+    """``count`` bf16 tensors summing to ``x`` exactly (fp32 values of at most ``8 * count`` significant bits,
+    above bf16's normal range floor 2**-126): each part is bf16 (RNE) of what the parts before it leave; every
+    subtraction is exact."""
+    rest, parts = x.float(), []
+    for _ in range(count):
+        parts.append(rest.to(torch.bfloat16))
+        rest = rest - parts[-1].float()
+    return parts

@@ -285,6 +285,13 @@ def test_table_encode_and_decode_kernels_are_the_reference(name):
     assert _same_bits(fused, table[_reference_codes(fmt, x / 0.25)])
     rescaled = kernels.fake_quantize_elementwise(fmt, x.cuda(), scale, dtype=torch.float32, rescale=True).cpu()
     assert _same_bits(rescaled, table[_reference_codes(fmt, x / 0.25)] * 0.25)
+    if name in ("posit16", "lns8"):  # the split matmuls' operands: three bf16 parts summing to each value
+        from gpu_ref.quant import bf16_parts
+
+        parts = kernels.fake_quantize_elementwise(fmt, x.cuda(), scale, rescale=True, parts=3).cpu()
+        finite = torch.isfinite(rescaled)
+        assert torch.equal(parts[:, finite], torch.stack(bf16_parts(rescaled[finite], 3)))
+        assert torch.isnan(parts[0, ~finite]).all()
 
 
 def test_bad_rounding_and_engine_values_are_refused():

@@ -77,16 +77,21 @@ def test_cuda_graph_steps_need_cuda_and_adamw():
 
 def test_posit_and_lns_operands_carry_their_power_of_two_scale():
     """quantize_operand's posit/LNS values are the format's values of x / s times s (exact), scale 1."""
-    from gpu_ref import layers, quant
+    from gpu_ref import layers, precisions, quant
     from hw import formats
 
     x = torch.randn(64, 96, generator=torch.Generator().manual_seed(3)) * 37.0
-    for precision, name in (("posit8", "posit8"), ("lns8", "lns8")):
+    for precision, name in (("posit8", "posit8"), ("lns8", "lns8"), ("posit16", "posit16")):
         values, scale = layers.quantize_operand(precision, x)
         s = quant.pow2_rms_scale(x)
         unscaled = quant.elementwise_fake_quantize(formats.get(name), x, s, torch.float32)
         assert scale == 1.0
-        assert torch.equal(values.float(), (unscaled * s).to(values.dtype).float())
+        assert torch.equal(layers.fake_quant(precision, x), unscaled * s)
+        parts = precisions.MATMULS[precisions.get(precision).matmul][0]  # posit8 1, posit16 2, lns8 3
+        if parts == 1:
+            assert torch.equal(values.float(), (unscaled * s).bfloat16().float())
+        else:
+            assert torch.equal(values, torch.stack(quant.bf16_parts(unscaled * s, parts)))
 
 
 @pytest.mark.parametrize("value, share, scale", [(3.0, 1, 4.0), (2.0, 2, 1.0), (4.0, 2, 4.0), (8.0, 2, 4.0),
@@ -105,7 +110,7 @@ def test_pow2_rms_scale_rounds_half_the_log_of_the_mean_square(value, share, sca
 def test_bf16_parts_hold_posit16_and_lns8_values_exactly():
     """posit16 values (<= 13 significant bits) are two bf16 parts, lns8's fp32 values (24) three; fewer parts
     do not suffice, so the split matmuls are needed."""
-    from gpu_ref.layers import bf16_parts
+    from gpu_ref.quant import bf16_parts
     from gpu_ref.numerics import decode_posit
 
     for name, count in (("posit16", 2), ("lns8", 3)):
