@@ -48,6 +48,7 @@ of :mod:`gpu_ref.quant` then use the PyTorch path.
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import torch
 
@@ -60,7 +61,7 @@ except ImportError:  # CPU-only installs: the PyTorch path is used
     triton = None
 
 __all__ = ["available", "encode_float", "block_quantize", "block_dequantize", "tensor_scale", "encode", "decode",
-           "fake_quantize_elementwise", "encode_tables", "pow2_rms_scale"]
+           "fake_quantize_elementwise", "EncodeTables", "encode_tables", "pow2_rms_scale"]
 
 def available() -> bool:
     return triton is not None and torch.cuda.is_available()
@@ -577,12 +578,12 @@ if triton is not None:
             tl.store(out_ptr + offsets, code.to(out_ptr.dtype.element_ty), mask=mask)
 
     @triton.jit
-    def _encode_table_kernel(x_ptr, out_ptr, count, thresholds_ptr, codes_ptr, scale_ptr, table_ptr,
-                             STEPS: tl.constexpr, POSIT: tl.constexpr, WIDTH: tl.constexpr, NAN_CODE: tl.constexpr,
+    def _encode_table_kernel(x_ptr, out_ptr, count, thresholds_ptr, codes_ptr, starts_ptr, scale_ptr, table_ptr,
+                             SHIFT: tl.constexpr, STEPS: tl.constexpr, POSIT: tl.constexpr, WIDTH: tl.constexpr, NAN_CODE: tl.constexpr,
                              ZERO_MAG: tl.constexpr, SCALED: tl.constexpr, VALUES: tl.constexpr,
                              RESCALE: tl.constexpr, OUT_BF16: tl.constexpr, PARTS: tl.constexpr,
                              BLOCK: tl.constexpr):
-        """Posit or LNS codes by counting fp32 thresholds at or below ``|x|`` (binary search); with ``VALUES``
+        """Posit or LNS codes by counting fp32 thresholds at or below ``|x|`` (:class:`EncodeTables`); with ``VALUES``
         their values, fp32 or bf16, or (``PARTS`` > 1) as that many bf16 planes summing to each value."""
         offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         mask = offsets < count
@@ -591,7 +592,7 @@ if triton is not None:
             x = tl.math.div_rn(x, tl.load(scale_ptr) + tl.zeros_like(x))
         bits = x.to(tl.int32, bitcast=True)
         a = bits & 0x7FFFFFFF
-        idx = tl.zeros_like(a)
+        idx = tl.load(starts_ptr + (a >> SHIFT))
         for step in tl.static_range(STEPS):
             probe = idx + (1 << (STEPS - 1 - step))
             idx = tl.where(tl.load(thresholds_ptr + probe - 1) <= a, probe, idx)
@@ -607,9 +608,11 @@ if triton is not None:
                 value = value * tl.load(scale_ptr)
             if PARTS > 1:  # :func:`gpu_ref.quant.bf16_parts`: each part RNE of the rest, an exact difference
                 for part in tl.static_range(PARTS):
-                    high = value.to(tl.bfloat16)
-                    tl.store(out_ptr + part * count + offsets, high, mask=mask)
-                    value = value - high.to(tl.float32)
+                    rest = value.to(tl.int32, bitcast=True)  # bf16 RNE from the bits (NaN: one quiet NaN)
+                    high = tl.where((rest & 0x7FFFFFFF) > 0x7F800000, 0x7FC00000,
+                                    (rest + 0x7FFF + ((rest >> 16) & 1)) & -65536).to(tl.float32, bitcast=True)
+                    tl.store(out_ptr + part * count + offsets, high.to(tl.bfloat16), mask=mask)
+                    value = value - high
             elif OUT_BF16:
                 tl.store(out_ptr + offsets, value.to(tl.bfloat16), mask=mask)
             else:
@@ -840,9 +843,22 @@ def _reference_encode(fmt, x: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=None)
-def encode_tables(fmt, device: str):
-    """(thresholds, magnitude codes, steps): thresholds[j] = the smallest fp32 bit pattern that the reference
-    encodes at or above magnitude rank j + 1 (padded with 0x7FFFFFFF to a power of two)."""
+class EncodeTables(NamedTuple):
+    """The posit/LNS encoder's tables: ``thresholds[j]`` = the smallest fp32 bit pattern that the reference
+    encodes at or above magnitude rank j + 1 (sorted, padded with 0x7FFFFFFF); ``codes[rank]`` = the magnitude
+    code of each rank; ``starts[b]`` = the number of thresholds below ``b << shift``, so that the rank of a
+    pattern ``a`` is ``starts[a >> shift]`` plus a ``steps``-step binary search over the next thresholds."""
+    thresholds: torch.Tensor
+    codes: torch.Tensor
+    starts: torch.Tensor
+    shift: int
+    steps: int
+
+
+@functools.lru_cache(maxsize=None)
+def encode_tables(fmt, device: str) -> EncodeTables:
+    """:class:`EncodeTables` of a posit or LNS format: buckets of the fp32 patterns' top bits (at most 2**16 of
+    them) narrow each binary search to at most 4 or 5 steps (posit16: 15 without them)."""
     if isinstance(fmt, PositFormat):
         mags = torch.arange(0, 1 << (fmt.n - 1))  # 0, minpos .. maxpos in increasing order
     else:
@@ -862,12 +878,16 @@ def encode_tables(fmt, device: str):
         mid = (lo + hi) // 2
         ok = rank(mid) >= targets
         hi, lo = torch.where(ok, mid, hi), torch.where(ok, lo, mid)
-    steps = max(1, (len(targets)).bit_length())
-    table = torch.full((1 << steps,), 0x7FFFFFFF, dtype=torch.int32)
+    for shift in range(31, 14, -1):  # the coarsest buckets holding at most 15 thresholds, or 2**16 buckets
+        starts = torch.searchsorted(hi, torch.arange((1 << (31 - shift)) + 1) << shift)
+        if int((starts[1:] - starts[:-1]).max()) < 16 or shift == 15:
+            break
+    steps = max(1, int((starts[1:] - starts[:-1]).max()).bit_length())
+    table = torch.full((len(targets) + (1 << steps),), 0x7FFFFFFF, dtype=torch.int32)
     table[:len(targets)] = hi.int()
-    codes = torch.zeros(1 << steps, dtype=torch.int32)
+    codes = torch.zeros(len(table) + 1, dtype=torch.int32)
     codes[:len(mags)] = mags.int()
-    return table.to(device), codes.to(device), steps
+    return EncodeTables(table.to(device), codes.to(device), starts[:-1].int().to(device), shift, steps)
 
 
 def encode_float(fmt: FloatFormat, x: torch.Tensor, saturate: bool = False, rounding: str = "rne",
@@ -894,9 +914,10 @@ def _elementwise(fmt, x, out, rounding="rne", seed=0, scale=None, values=False, 
     else:
         if rounding != "rne":
             raise ValueError(f"{fmt.name}: the Triton encoder rounds posits and LNS to nearest only")
-        thresholds, codes, steps = encode_tables(fmt, str(x.device))
+        tables = encode_tables(fmt, str(x.device))
         posit = isinstance(fmt, PositFormat)
-        _encode_table_kernel[grid](flat, out, flat.numel(), thresholds, codes, scale_t, table, STEPS=steps,
+        _encode_table_kernel[grid](flat, out, flat.numel(), tables.thresholds, tables.codes, tables.starts, scale_t,
+                                   table, SHIFT=tables.shift, STEPS=tables.steps,
                                    POSIT=posit, WIDTH=fmt.width,
                                    NAN_CODE=fmt.nar_code if posit else (1 << fmt.log_bits) | (fmt.zero_log & ((1 << fmt.log_bits) - 1)),
                                    ZERO_MAG=0 if posit else fmt.zero_log & ((1 << fmt.log_bits) - 1),

@@ -127,17 +127,25 @@ def test_nibbles_pack_low_first_and_unpack():
 
 @pytest.mark.parametrize("name", ["posit8", "posit16", "lns8"])
 def test_threshold_tables_encode_as_the_reference(name):
-    """The kernels' posit/LNS encoder, emulated with searchsorted: every threshold and its neighbours, and
-    random fp32 patterns, encode as the reference does."""
+    """The kernels' posit/LNS encoder, its bucket lookup and binary search emulated step by step: every
+    threshold and its neighbours, every bucket edge, and random fp32 patterns, encode as the reference does."""
     fmt = F.get(name)
-    thresholds, mags, steps = kernels.encode_tables(fmt, "cpu")
-    t = thresholds[thresholds != 0x7FFFFFFF].long()
-    bits = torch.cat([t - 1, t, t + 1, torch.randint(0, 0x7F800000, (200000,)), torch.tensor([0, 0x7F800000,
-                                                                                                0x7FC00000])])
+    tables = kernels.encode_tables(fmt, "cpu")
+    thresholds = tables.thresholds.long()
+    t = thresholds[thresholds != 0x7FFFFFFF]
+    edges = torch.arange(1, len(tables.starts)) << tables.shift
+    bits = torch.cat([t - 1, t, t + 1, edges - 1, edges, torch.randint(0, 0x7F800000, (200000,)),
+                      torch.tensor([0, 0x7F800000, 0x7FC00000, 0x7FFFFFFF])])
     bits = torch.cat([bits, bits | (1 << 31)]).int()
     x = bits.view(torch.float32)
-    idx = torch.searchsorted(thresholds.long(), (bits & 0x7FFFFFFF).long(), right=True)
-    mag = mags.long()[idx]
+    a = (bits & 0x7FFFFFFF).long()
+    idx = tables.starts.long()[a >> tables.shift]
+    for step in range(tables.steps):
+        probe = idx + (1 << (tables.steps - 1 - step))
+        idx = torch.where(thresholds[probe - 1] <= a, probe, idx)
+    finite = a < 0x7F800000  # NaN/Inf patterns take the NaN code whatever their rank
+    assert torch.equal(idx[finite], torch.searchsorted(thresholds, a[finite], right=True))
+    mag = tables.codes.long()[idx]
     if name.startswith("posit"):
         got = torch.where(bits < 0, (-mag) & ((1 << fmt.n) - 1), mag)
         got = torch.where((bits & 0x7FFFFFFF) >= 0x7F800000, fmt.nar_code, got)
