@@ -61,7 +61,8 @@ except ImportError:  # CPU-only installs: the PyTorch path is used
     triton = None
 
 __all__ = ["available", "encode_float", "block_quantize", "block_dequantize", "tensor_scale", "encode", "decode",
-           "fake_quantize_elementwise", "EncodeTables", "encode_tables", "pow2_rms_scale"]
+           "fake_quantize_elementwise", "EncodeTables", "encode_tables", "pow2_rms_scale",
+           "madam_lns_update"]
 
 def available() -> bool:
     return triton is not None and torch.cuda.is_available()
@@ -645,6 +646,43 @@ if triton is not None:
         tl.store(scale_ptr + tl.arange(0, 1), tl.where((bits > 0) & (bits < 0x7F800000), _pow2_f32(k), 1.0))
 
     @triton.jit
+    def _madam_lns_kernel(p_ptr, grad_ptr, v_ptr, log_ptr, sign_ptr, consts_ptr, rate_ptr, step_ptr, roots_ptr,
+                          count, key, GAMMA: tl.constexpr, FRAC_BITS: tl.constexpr, MIN_LOG: tl.constexpr, MAX_LOG: tl.constexpr,
+                          ZERO_LOG: tl.constexpr, STOCHASTIC: tl.constexpr, BLOCK: tl.constexpr):
+        """One :class:`gpu_ref.lns.MadamLNS` step of one parameter, its float64 operations in the reference's
+        order (launched without fp fusion); ``consts``: beta, 1 - beta, 1 - beta**step, the RMS floor."""
+        offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        mask = offsets < count
+        beta, one_minus, corr = tl.load(consts_ptr), tl.load(consts_ptr + 1), tl.load(consts_ptr + 2)
+        floor = tl.load(consts_ptr + 3)
+        g = tl.load(grad_ptr + offsets, mask=mask, other=0).to(tl.float64)
+        v = tl.load(v_ptr + offsets, mask=mask, other=0) * beta + one_minus * g * g
+        tl.store(v_ptr + offsets, v, mask=mask)
+        v_hat = v / corr
+        g_star = tl.where(v_hat > 0, g / tl.maximum(tl.sqrt(v_hat), floor), 0.0)  # float64: IEEE sqrt, div
+        log = tl.load(log_ptr + offsets, mask=mask, other=0)
+        sign = tl.load(sign_ptr + offsets, mask=mask, other=0) != 0
+        size = tl.load(rate_ptr) * tl.where(sign, -1.0, 1.0)  # fp32, as the reference's lr * gamma * direction
+        target = log - size.to(tl.float64) * g_star
+        low = tl.floor(target)
+        if STOCHASTIC:
+            index = (tl.load(step_ptr) - 1) * count + offsets
+            new = low + (_random24(index, key).to(tl.float64) < (target - low) * 16777216.0).to(tl.float64)
+        else:  # nearest, ties to even (torch.round)
+            half = target - low
+            new = low + ((half > 0.5) | ((half == 0.5) & ((low.to(tl.int64) & 1) == 1))).to(tl.float64)
+        new = tl.minimum(tl.maximum(new, MIN_LOG + 0.0, tl.PropagateNan.ALL), MAX_LOG + 0.0, tl.PropagateNan.ALL)
+        log = tl.where(log != ZERO_LOG, new, log)
+        tl.store(log_ptr + offsets, log, mask=mask)
+        code = log.to(tl.int32)
+        q = code >> FRAC_BITS  # floor(log / gamma)
+        mag = tl.load(roots_ptr + (code & (GAMMA - 1)), mask=mask, other=1.0)
+        mag = mag * ((tl.minimum(tl.maximum(q, -1022), 1023).to(tl.int64) + 1023) << 52).to(tl.float64, bitcast=True)
+        value = tl.where(sign, -mag, mag)
+        value = tl.where(code == ZERO_LOG, tl.where(sign, float("nan"), 0.0), value)
+        tl.store(p_ptr + offsets, value.to(p_ptr.dtype.element_ty), mask=mask)
+
+    @triton.jit
     def _decode_table_kernel(code_ptr, out_ptr, count, table_ptr, MASK: tl.constexpr, OUT_BF16: tl.constexpr,
                              BLOCK: tl.constexpr):
         offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -973,3 +1011,16 @@ def fake_quantize_elementwise(fmt, x: torch.Tensor, scale: torch.Tensor | None =
         raise ValueError(f"bf16 parts are for posit and LNS values; {fmt.name} is a float format")
     out = torch.empty(parts * x.numel(), dtype=torch.bfloat16 if parts > 1 else dtype, device=x.device)
     return _elementwise(fmt, x, out, rounding, seed, scale=scale, values=True, rescale=rescale, parts=parts)
+
+
+def madam_lns_update(p, grad, v, log, sign, consts, rate, step, roots, fmt, stochastic: bool, seed: int):
+    """:class:`gpu_ref.lns.MadamLNS`'s update of one CUDA parameter in one pass (``v``, ``log`` float64 and ``p``
+    updated in place): ``consts`` float64 (beta, 1 - beta, 1 - beta**step, RMS floor), ``rate`` fp32 lr * gamma, ``step``
+    int64, ``roots`` float64 ``fmt.roots``; ``seed`` keys the stochastic rounding's counter-based bits."""
+    from .numerics import seed_key
+
+    count = p.numel()
+    _madam_lns_kernel[(triton.cdiv(count, _BLOCK),)](
+        p, grad, v, log, sign, consts, rate, step, roots, count, seed_key(seed), GAMMA=fmt.gamma,
+        FRAC_BITS=fmt.frac_bits, MIN_LOG=fmt.min_log, MAX_LOG=fmt.max_log, ZERO_LOG=fmt.zero_log,
+        STOCHASTIC=stochastic, BLOCK=_BLOCK, enable_fp_fusion=False)

@@ -18,6 +18,7 @@ import torch
 from hw import formats
 from hw.formats import LNSFormat
 
+from . import kernels
 from .numerics import counter_random24
 
 __all__ = ["lns_encode", "lns_decode", "lns_codes", "lns_fields", "lns_mac", "MadamLNS", "train_example"]
@@ -115,7 +116,9 @@ class MadamLNS(torch.optim.Optimizer):
     parameter's position, indexed by ``(step - 1) * numel + element``) are
     below its fraction times 2**24: the same bits on CPU and CUDA.  The state
     (step count included) lives in device tensors updated in place and ``lr``
-    may be a 0-d tensor, so a step can be captured in a CUDA graph.
+    may be a 0-d tensor, so a step can be captured in a CUDA graph.  On CUDA
+    one Triton kernel per parameter does the same float64 operations in the
+    same order (:func:`gpu_ref.kernels.madam_lns_update`, bit for bit).
     """
 
     def __init__(self, params, fmt: LNSFormat | str = "lns8", lr: float = 2.0 ** -6, beta: float = 0.999,
@@ -133,7 +136,8 @@ class MadamLNS(torch.optim.Optimizer):
                 sign, log = lns_encode(p.detach(), fmt)
                 state = self.state[p]
                 state.update(sign=sign, log=log.double(), v=torch.zeros_like(p, dtype=torch.float64),
-                             step=torch.zeros((), dtype=torch.int64, device=p.device), seed=seed + position)
+                             step=torch.zeros((), dtype=torch.int64, device=p.device), seed=seed + position,
+                             betas=torch.tensor([beta, 1 - beta, 1e-30], dtype=torch.float64, device=p.device))
                 position += 1
                 p.data.copy_(lns_decode(sign, log, fmt, p.dtype))
 
@@ -146,11 +150,19 @@ class MadamLNS(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 state = self.state[p]
-                g = p.grad.double()
                 state["step"].add_(1)
+                if p.is_cuda and kernels.available():  # the same float64 operations, one fused pass
+                    consts = torch.stack([state["betas"][0], state["betas"][1],
+                                          1 - torch.pow(group["beta"], state["step"].double()), state["betas"][2]])
+                    rate = torch.as_tensor(group["lr"], dtype=torch.float32, device=p.device) * fmt.gamma
+                    kernels.madam_lns_update(p, p.grad, state["v"], state["log"], state["sign"], consts, rate,
+                                             state["step"], _roots(fmt, p.device), fmt, self.stochastic,
+                                             state["seed"])
+                    continue
+                g = p.grad.double()
                 state["v"].mul_(group["beta"]).add_((1 - group["beta"]) * g * g)
                 v_hat = state["v"] / (1 - torch.pow(group["beta"], state["step"].double()))
-                g_star = torch.where(v_hat > 0, g / v_hat.sqrt().clamp_min(1e-30), torch.zeros_like(g))
+                g_star = torch.where(v_hat > 0, g / v_hat.sqrt().clamp_min(state["betas"][2]), torch.zeros_like(g))
                 sign, log = state["sign"], state["log"]
                 live = log != fmt.zero_log
                 direction = torch.where(sign, -1.0, 1.0)

@@ -161,12 +161,12 @@ def test_madam_trains_and_keeps_weights_on_the_grid(device):
         MadamLNS(model.parameters(), fmt="e4m3")
 
 
-def _madam_steps(device, lr, steps=3):
+def _madam_steps(device, lr, steps=3, stochastic=True):
     gen = torch.Generator().manual_seed(2)
-    weight = torch.nn.Parameter((torch.randn(5, 7, generator=gen) * 0.3).to(device))
-    opt = MadamLNS([weight], fmt="lns8", lr=lr, seed=9)
-    for _ in range(steps):
-        weight.grad = (torch.randn(5, 7, generator=gen)).to(device)
+    weight = torch.nn.Parameter((torch.randn(37, 53, generator=gen) * 0.3).to(device))
+    opt = MadamLNS([weight], fmt="lns8", lr=lr, seed=9, stochastic=stochastic)
+    for step in range(steps):
+        weight.grad = (torch.randn(37, 53, generator=gen) * 10.0 ** (step - 1)).to(device)
         opt.step()
     return weight.detach().cpu(), opt.state[weight]
 
@@ -174,7 +174,7 @@ def _madam_steps(device, lr, steps=3):
 def test_madam_rounds_with_counter_based_bits_and_takes_tensor_rates():
     """The stochastic rounding's bits are counter_random24 of (seed, (step - 1) * numel + index): a step of
     one weight is reproduced from them; a 0-d tensor learning rate (as a CUDA graph needs) is the same run;
-    on CUDA the weights are the CPU's bit for bit."""
+    on CUDA (one Triton kernel per parameter) the weights, logs and RMS state are the CPU's bit for bit."""
     from gpu_ref.numerics import counter_random24
 
     weight, state = _madam_steps("cpu", 0.05)
@@ -190,4 +190,9 @@ def test_madam_rounds_with_counter_based_bits_and_takes_tensor_rates():
     up = counter_random24(4, torch.arange(3)).double() < (target - target.floor()) * 2.0 ** 24
     assert torch.equal(opt.state[one]["log"], target.floor() + up.double())
     if torch.cuda.is_available():
-        assert torch.equal(_madam_steps("cuda", 0.05)[0], weight)
+        for stochastic in (True, False):
+            cpu_weight, cpu_state = _madam_steps("cpu", 0.05, stochastic=stochastic)
+            gpu_weight, gpu_state = _madam_steps("cuda", torch.tensor(0.05, device="cuda"), stochastic=stochastic)
+            assert torch.equal(gpu_weight, cpu_weight)
+            assert torch.equal(gpu_state["log"].cpu(), cpu_state["log"]) and torch.equal(gpu_state["v"].cpu(),
+                                                                                         cpu_state["v"])
