@@ -6,8 +6,8 @@ Runs ``python -m hw.dse`` into a fresh temporary folder (nothing cached), then
 prints the wall time, the design points per second and, per unit, the seconds
 spent in yosys (synthesis), OpenSTA (timing, every pipelining round) and the
 rest of its implementation (register insertion, workload), and its share of
-the gate-level simulation (one Verilator build and run for all units, divided
-evenly).  Prints figures; asserts nothing.
+the gate-level simulation (its group's Verilator build and run, divided evenly
+among the group's units).  Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def main():
     total = {key: sum(float(r[key]) for r in rows) for key in ("yosys_s", "sta_s", "synth_s", "sim_s")}
     print(f"\n{len(rows)} units in {wall:.0f} s wall ({len(rows) / wall:.3f} units/s); summed over units: yosys "
           f"{total['yosys_s']:.0f} s, OpenSTA {total['sta_s']:.0f} s, implementation in all {total['synth_s']:.0f} s "
-          f"(on {args.jobs} workers), gate-level simulation {total['sim_s']:.0f} s (one build, serial)")
+          f"(on {args.jobs} workers), gate-level simulation {total['sim_s']:.0f} s (wall time of each group's "
+          "Verilator build and run, shared among its units; the builds run beside the syntheses)")
     failed = [line for line in run.stderr.splitlines() if line.startswith("hw.dse: failed")]
     for line in failed:
         print(line)

@@ -6,9 +6,10 @@ process and key a cache: ``{"kind", "format", "options"}`` (``options`` as
 included), plus the unit's ``unit`` name and ``verilog``.  The sweep
 (:mod:`hw.dse`) and the calibration (:mod:`hw.models.calibrate`) both cost
 through :func:`cost_specs`, which runs every implementation (synthesis,
-OpenSTA, frequency-directed pipelining) as one Dask task and every
-(technology, clock) group's gate-level simulation (one Verilator build that
-also checks each netlist against the golden model) as another, on a
+OpenSTA, frequency-directed pipelining) as one Dask task and the gate-level
+simulation of each group of one (technology, clock)'s implemented units (one
+Verilator build that also checks each netlist against the golden model) as
+another, on a
 ``distributed.LocalCluster`` of ``jobs`` single-threaded worker processes, or
 on the cluster whose scheduler address is given.  Results are cached on the
 client's disk by :func:`hw.models.cost.cost_key`; workers need the package
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -82,14 +84,21 @@ def dask_client(scheduler: str | None = None, jobs: int = 1):
         yield client
 
 
+def _workers(client) -> int:
+    """The number of workers of a Dask client's cluster (at least 1)."""
+    return max(1, len(client.scheduler_info().get("workers", {})))
+
+
 def cost_specs(specs: list[dict], cache: Path, places: list[tuple[str, float]], vectors: int, seed: int,
                jobs: int = 1, progress: bool = True, scheduler: str | None = None) -> tuple[list[dict], list[str]]:
     """Cost unit ``specs`` (from :func:`unit_spec`) at every ``(technology, MHz)`` of ``places``; (rows,
     place by place in spec order, each with ``spec_unit``; failures, one line each).
 
     Units already in ``cache`` are read back; the others are implemented as
-    Dask tasks (a progress bar counts them), then each place's are simulated
-    together, and cached.
+    Dask tasks, and simulated at gate level in groups of one place's units as
+    their implementations finish (a group holds 1/(2 x workers) of a place's
+    units, so that the Verilator builds run beside the remaining syntheses and
+    on every worker); a progress bar counts the units costed.  Rows are cached.
     """
     from distributed import as_completed
     from tqdm import tqdm
@@ -106,38 +115,45 @@ def cost_specs(specs: list[dict], cache: Path, places: list[tuple[str, float]], 
             else:
                 todo.append((spec, tech, freq, path))
     if todo:
+        todo.sort(key=lambda item: -len(item[0]["verilog"]))  # largest first: the syntheses that take longest
         with dask_client(scheduler, jobs) as client:
             # Netlists and workloads stay on the workers: the client fetches each unit's error line only, and
-            # a place's simulation task takes the implementation futures themselves.
+            # a simulation task takes the implementation futures themselves.
             implemented = {client.submit(_prepare, {k: v for k, v in spec.items() if k != "verilog"}, tech, freq,
                                          vectors, seed, pure=False,
                                          key=f"implement-{spec['unit']}-{place_name(tech, freq)}"):
                            (spec, tech, freq, path) for spec, tech, freq, path in todo}
             checks = {client.submit(_error, future, pure=False): future for future in implemented}
-            groups: dict = {}
-            bar = tqdm(total=len(checks), desc="implementing", unit="unit", disable=not progress, file=sys.stderr)
-            for check in as_completed(checks):
-                future = checks[check]
-                spec, tech, freq, path = implemented[future]
-                error = check.result()
-                if error is not None:
-                    errors.append(f"{spec['unit']} ({place_name(tech, freq)}): {error}")
-                else:
-                    groups.setdefault((tech, freq), []).append((spec, future, path))
-                bar.update(1)
-            bar.close()
-            if groups and progress:
-                print(f"simulating {sum(map(len, groups.values()))} gate-level netlists ({len(groups)} Verilator "
-                      "builds) ...", file=sys.stderr)
-            measured = {client.submit(_measure, [{k: v for k, v in s.items() if k != "verilog"} for s, _, _ in group],
-                                      [f for _, f, _ in group], tech, f"dse-{place_name(tech, freq)}", pure=False,
-                                      key=f"simulate-{place_name(tech, freq)}"): (tech, freq, group)
-                        for (tech, freq), group in groups.items()}
-            for future in as_completed(measured):
-                tech, freq, group = measured[future]
+            left = Counter((tech, freq) for _, tech, freq, _ in todo)
+            size = {place: -(-count // (2 * _workers(client))) for place, count in left.items()}
+            pending: dict = {place: [] for place in left}
+            measured: dict = {}
+            bar = tqdm(total=len(todo), desc="costing", unit="unit", disable=not progress, file=sys.stderr)
+            events = as_completed(list(checks))
+            for done in events:
+                if done in checks:
+                    spec, tech, freq, path = implemented[checks[done]]
+                    error, place = done.result(), (tech, freq)
+                    left[place] -= 1
+                    if error is not None:
+                        errors.append(f"{spec['unit']} ({place_name(tech, freq)}): {error}")
+                        bar.update(1)
+                    else:
+                        pending[place].append((spec, checks[done], path))
+                    if pending[place] and (len(pending[place]) >= size[place] or left[place] == 0):
+                        group, pending[place] = pending[place], []
+                        task = client.submit(
+                            _measure, [{k: v for k, v in s.items() if k != "verilog"} for s, _, _ in group],
+                            [f for _, f, _ in group], tech, f"dse-{place_name(tech, freq)}", pure=False,
+                            key=f"simulate-{place_name(tech, freq)}-{len(measured)}")
+                        measured[task] = (tech, freq, group)
+                        events.add(task)
+                    continue
+                tech, freq, group = measured[done]
+                bar.update(len(group))
                 try:
-                    results = future.result()
-                except Exception as err:  # one place's simulation failed: its units fail, the others stand
+                    results = done.result()
+                except Exception as err:  # one group's simulation failed: its units fail, the others stand
                     errors += [f"{s['unit']} ({place_name(tech, freq)}): {type(err).__name__}: {err}"
                                for s, _, _ in group]
                     continue
@@ -148,6 +164,7 @@ def cost_specs(specs: list[dict], cache: Path, places: list[tuple[str, float]], 
                     row["spec_unit"] = spec["unit"]
                     write_atomic(str(path), json.dumps(row, indent=1))
                     rows[spec["unit"], tech, freq] = row
+            bar.close()
     ordered = [rows[spec["unit"], tech, freq] for tech, freq in places for spec in specs
                if (spec["unit"], tech, freq) in rows]
     return ordered, errors

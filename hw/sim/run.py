@@ -100,8 +100,8 @@ def simulate_many(jobs: list[Job], sim: str = "verilator", seed: int = 1, name: 
     np.savez(vectors, **arrays)
 
     flags = os.environ.get("MAKEFLAGS", "")
-    if toggles:  # gate-level netlists make huge C++; a short toggle run needs no optimisation
-        flags = flags.replace("OPT_FAST=-O1", "OPT_FAST=-O0")
+    if toggles:  # gate-level netlists make huge C++; a short toggle run needs no optimisation, nor its runtime
+        flags = flags.replace("OPT_FAST=-O1", "OPT_FAST=-O0") + " OPT_GLOBAL=-O0"
     results.unlink(missing_ok=True)
     coverage = build_dir / f"coverage-{tag}.dat"
     spec = {"sim": sim, "sources": [str(verilog)], "build_dir": str(build_dir), "build_args": build_args,
