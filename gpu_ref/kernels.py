@@ -580,8 +580,8 @@ if triton is not None:
 
     @triton.jit
     def _encode_table_kernel(x_ptr, out_ptr, count, thresholds_ptr, codes_ptr, starts_ptr, scale_ptr, table_ptr,
-                             SHIFT: tl.constexpr, STEPS: tl.constexpr, POSIT: tl.constexpr, WIDTH: tl.constexpr, NAN_CODE: tl.constexpr,
-                             ZERO_MAG: tl.constexpr, SCALED: tl.constexpr, VALUES: tl.constexpr,
+                             SHIFT: tl.constexpr, STEPS: tl.constexpr, POSIT: tl.constexpr, WIDTH: tl.constexpr,
+                             NAN_CODE: tl.constexpr, ZERO_MAG: tl.constexpr, SCALED: tl.constexpr, VALUES: tl.constexpr,
                              RESCALE: tl.constexpr, OUT_BF16: tl.constexpr, PARTS: tl.constexpr,
                              BLOCK: tl.constexpr):
         """Posit or LNS codes by counting fp32 thresholds at or below ``|x|`` (:class:`EncodeTables`); with ``VALUES``
@@ -647,7 +647,7 @@ if triton is not None:
 
     @triton.jit
     def _madam_lns_kernel(p_ptr, grad_ptr, v_ptr, log_ptr, sign_ptr, consts_ptr, rate_ptr, step_ptr, roots_ptr,
-                          count, key, GAMMA: tl.constexpr, FRAC_BITS: tl.constexpr, MIN_LOG: tl.constexpr, MAX_LOG: tl.constexpr,
+                          count, key, FRAC_BITS: tl.constexpr, MIN_LOG: tl.constexpr, MAX_LOG: tl.constexpr,
                           ZERO_LOG: tl.constexpr, STOCHASTIC: tl.constexpr, BLOCK: tl.constexpr):
         """One :class:`gpu_ref.lns.MadamLNS` step of one parameter, its float64 operations in the reference's
         order (launched without fp fusion); ``consts``: beta, 1 - beta, 1 - beta**step, the RMS floor."""
@@ -676,7 +676,7 @@ if triton is not None:
         tl.store(log_ptr + offsets, log, mask=mask)
         code = log.to(tl.int32)
         q = code >> FRAC_BITS  # floor(log / gamma)
-        mag = tl.load(roots_ptr + (code & (GAMMA - 1)), mask=mask, other=1.0)
+        mag = tl.load(roots_ptr + (code & ((1 << FRAC_BITS) - 1)), mask=mask, other=1.0)
         mag = mag * ((tl.minimum(tl.maximum(q, -1022), 1023).to(tl.int64) + 1023) << 52).to(tl.float64, bitcast=True)
         value = tl.where(sign, -mag, mag)
         value = tl.where(code == ZERO_LOG, tl.where(sign, float("nan"), 0.0), value)
@@ -880,7 +880,6 @@ def _reference_encode(fmt, x: torch.Tensor) -> torch.Tensor:
     return lns.lns_codes(sign, log, fmt)
 
 
-@functools.lru_cache(maxsize=None)
 class EncodeTables(NamedTuple):
     """The posit/LNS encoder's tables: ``thresholds[j]`` = the smallest fp32 bit pattern that the reference
     encodes at or above magnitude rank j + 1 (sorted, padded with 0x7FFFFFFF); ``codes[rank]`` = the magnitude
@@ -1015,12 +1014,13 @@ def fake_quantize_elementwise(fmt, x: torch.Tensor, scale: torch.Tensor | None =
 
 def madam_lns_update(p, grad, v, log, sign, consts, rate, step, roots, fmt, stochastic: bool, seed: int):
     """:class:`gpu_ref.lns.MadamLNS`'s update of one CUDA parameter in one pass (``v``, ``log`` float64 and ``p``
-    updated in place): ``consts`` float64 (beta, 1 - beta, 1 - beta**step, RMS floor), ``rate`` fp32 lr * gamma, ``step``
-    int64, ``roots`` float64 ``fmt.roots``; ``seed`` keys the stochastic rounding's counter-based bits."""
+    updated in place): ``consts`` float64 (beta, 1 - beta, 1 - beta**step, RMS floor), ``rate`` fp32
+    lr * gamma, ``step`` int64, ``roots`` float64 ``fmt.roots``; ``seed`` keys the stochastic rounding's
+    counter-based bits."""
     from .numerics import seed_key
 
     count = p.numel()
     _madam_lns_kernel[(triton.cdiv(count, _BLOCK),)](
-        p, grad, v, log, sign, consts, rate, step, roots, count, seed_key(seed), GAMMA=fmt.gamma,
-        FRAC_BITS=fmt.frac_bits, MIN_LOG=fmt.min_log, MAX_LOG=fmt.max_log, ZERO_LOG=fmt.zero_log,
+        p, grad, v, log, sign, consts, rate, step, roots, count, seed_key(seed), FRAC_BITS=fmt.frac_bits,
+        MIN_LOG=fmt.min_log, MAX_LOG=fmt.max_log, ZERO_LOG=fmt.zero_log,
         STOCHASTIC=stochastic, BLOCK=_BLOCK, enable_fp_fusion=False)

@@ -116,7 +116,8 @@ class MadamLNS(torch.optim.Optimizer):
     parameter's position, indexed by ``(step - 1) * numel + element``) are
     below its fraction times 2**24: the same bits on CPU and CUDA.  The state
     (step count included) lives in device tensors updated in place and ``lr``
-    may be a 0-d tensor, so a step can be captured in a CUDA graph.  On CUDA
+    may be a 0-d tensor, so a step can be captured in a CUDA graph (``beta``
+    is read once, at construction).  On CUDA
     one Triton kernel per parameter does the same float64 operations in the
     same order (:func:`gpu_ref.kernels.madam_lns_update`, bit for bit).
     """
@@ -137,7 +138,8 @@ class MadamLNS(torch.optim.Optimizer):
                 state = self.state[p]
                 state.update(sign=sign, log=log.double(), v=torch.zeros_like(p, dtype=torch.float64),
                              step=torch.zeros((), dtype=torch.int64, device=p.device), seed=seed + position,
-                             betas=torch.tensor([beta, 1 - beta, 1e-30], dtype=torch.float64, device=p.device))
+                             # beta, 1 - beta, the bias correction 1 - beta**step (set each step), the RMS floor
+                             consts=torch.tensor([beta, 1 - beta, 1.0, 1e-30], dtype=torch.float64, device=p.device))
                 position += 1
                 p.data.copy_(lns_decode(sign, log, fmt, p.dtype))
 
@@ -150,19 +152,19 @@ class MadamLNS(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 state = self.state[p]
+                consts = state["consts"]
                 state["step"].add_(1)
+                consts[2] = 1 - torch.pow(consts[0], state["step"].double())
                 if p.is_cuda and kernels.available():  # the same float64 operations, one fused pass
-                    consts = torch.stack([state["betas"][0], state["betas"][1],
-                                          1 - torch.pow(group["beta"], state["step"].double()), state["betas"][2]])
                     rate = torch.as_tensor(group["lr"], dtype=torch.float32, device=p.device) * fmt.gamma
                     kernels.madam_lns_update(p, p.grad, state["v"], state["log"], state["sign"], consts, rate,
                                              state["step"], _roots(fmt, p.device), fmt, self.stochastic,
                                              state["seed"])
                     continue
                 g = p.grad.double()
-                state["v"].mul_(group["beta"]).add_((1 - group["beta"]) * g * g)
-                v_hat = state["v"] / (1 - torch.pow(group["beta"], state["step"].double()))
-                g_star = torch.where(v_hat > 0, g / v_hat.sqrt().clamp_min(state["betas"][2]), torch.zeros_like(g))
+                state["v"].mul_(consts[0]).add_(consts[1] * g * g)
+                v_hat = state["v"] / consts[2]
+                g_star = torch.where(v_hat > 0, g / v_hat.sqrt().clamp_min(consts[3]), torch.zeros_like(g))
                 sign, log = state["sign"], state["log"]
                 live = log != fmt.zero_log
                 direction = torch.where(sign, -1.0, 1.0)

@@ -24,7 +24,7 @@ __all__ = ["Precision", "PRECISIONS", "NATIVE", "EMULATED", "MATMULS", "get", "n
 #: computes, up to the order of fp32 additions.  ``bf16x2``: up to 16 significant bits (posit16's 13), all
 #: four part products: the exact products.  ``bf16x3``: up to 24 (lns8's fp32-rounded irrational roots); the
 #: six products with i + j <= 2, leaving out three below 2**-23 |a b| together, the size of one fp32 rounding.
-#: One matmul over the operands' parts concatenated along the reduction axis.
+#: One matmul per kept pair, each accumulated into the fp32 result.
 MATMULS = {
     "bf16": (1, ((0, 0),)),
     "bf16x2": (2, ((0, 0), (0, 1), (1, 0), (1, 1))),

@@ -333,6 +333,7 @@ def test_calibration_restates_ours_at_45nm_through_the_node_scaling(osu):
     assert horowitz[0]["energy_ratio"] == round(10.0 * factor / 0.03, 2)
     assert all(row["energy_ratio"] == 1.0 and row["tech"] == "osu018" for row in comparisons if row["area_ratio"] != "")
     mx = [row for row in comparisons if row["area_ratio"] == ""][0]  # MXDOTP: ours at 14 nm, 0.8 V vs 5.6 pJ
-    assert mx["energy_ratio"] == round(node_scaling.scale_energy(10.0, "180", osu.voltage, "HP14", 0.8) / (2 / 0.356), 3)
+    ours = node_scaling.scale_energy(10.0, "180", osu.voltage, "HP14", 0.8)
+    assert mx["energy_ratio"] == round(ours / (2 / 0.356), 3)
     with pytest.raises(ValueError, match="no node known for library 'mylib'"):
         calibrate.calibration_table(rows, "mylib")

@@ -125,7 +125,8 @@ def cost_specs(specs: list[dict], cache: Path, places: list[tuple[str, float]], 
                            (spec, tech, freq, path) for spec, tech, freq, path in todo}
             checks = {client.submit(_error, future, pure=False): future for future in implemented}
             left = Counter((tech, freq) for _, tech, freq, _ in todo)
-            size = {place: -(-count // (2 * _workers(client))) for place, count in left.items()}
+            groups_per_place = 2 * _workers(client)
+            size = {place: -(-count // groups_per_place) for place, count in left.items()}
             pending: dict = {place: [] for place in left}
             measured: dict = {}
             bar = tqdm(total=len(todo), desc="costing", unit="unit", disable=not progress, file=sys.stderr)

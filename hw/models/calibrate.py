@@ -110,8 +110,8 @@ def calibration_table(rows: dict[str, dict], tech: str) -> tuple[list[dict], lis
         area = float(a["area_per_op_um2"]) / float(b["area_per_op_um2"])
         energy = float(a["energy_per_op_pj"]) / float(b["energy_per_op_pj"])
         published = f"{low:g}-{high:g}" if low else f"<= {high:g}"
-        comparisons.append({"tech": tech, "freq_mhz": a["freq_mhz"], "comparison": label, "source": source, "area_ratio": round(area, 2),
-                            "energy_ratio": round(energy, 2), "published_ratio": published,
+        comparisons.append({"tech": tech, "freq_mhz": a["freq_mhz"], "comparison": label, "source": source,
+                            "area_ratio": round(area, 2), "energy_ratio": round(energy, 2), "published_ratio": published,
                             "energy_agrees": low <= energy <= high, "area_agrees": low <= area <= high})
     for label, args, pj, to_node, to_volts, source in MX_DOT:  # absolute energy: within 2x counts as agreeing
         row = rows[name(args)]

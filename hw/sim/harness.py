@@ -142,8 +142,7 @@ def harness_verilog(jobs: list[Job], top: str = "harness") -> str:
     outputs of a copy are concatenated, in signature order, into ``g<k>_out``.
     """
     # Support code (cell models) and the wrapper carry no toggle coverage: only the units' own nets are read.
-    support = [f"/*verilator coverage_off*/\n{text}\n/*verilator coverage_on*/"
-               for text in dict.fromkeys(job.support for job in jobs if job.support)]
+    support = [_uncovered(text) for text in dict.fromkeys(job.support for job in jobs if job.support)]
     sources = support + list(dict.fromkeys(job.source() for job in jobs))
     decls = ["input wire clk", "input wire rst"]
     body = ["  genvar i;"]
@@ -165,9 +164,13 @@ def harness_verilog(jobs: list[Job], top: str = "harness") -> str:
                  f"  generate for (i = 0; i < {n}; i = i + 1) begin : {p}_copy",
                  f"    {job.name} u ({', '.join(conns)});",
                  "  end endgenerate"]
-    wrapper = (f"/*verilator coverage_off*/\nmodule {top} (\n  " + ",\n  ".join(decls) + "\n);\n" + "\n".join(body)
-               + "\nendmodule\n/*verilator coverage_on*/\n")
-    return "\n".join(sources) + "\n" + wrapper
+    wrapper = f"module {top} (\n  " + ",\n  ".join(decls) + "\n);\n" + "\n".join(body) + "\nendmodule"
+    return "\n".join(sources) + "\n" + _uncovered(wrapper) + "\n"
+
+
+def _uncovered(verilog: str) -> str:
+    """``verilog`` between Verilator's ``coverage_off`` and ``coverage_on`` meta-comments."""
+    return f"/*verilator coverage_off*/\n{verilog}\n/*verilator coverage_on*/"
 
 
 def store_codes(values, width: int, lanes: int = 1) -> np.ndarray:
