@@ -1006,6 +1006,8 @@ def fake_quantize_elementwise(fmt, x: torch.Tensor, scale: torch.Tensor | None =
     _check_out_dtype(dtype)
     if rescale and scale is None:
         raise ValueError("rescale needs a scale")
+    if not isinstance(parts, int) or parts < 1:
+        raise ValueError(f"parts must be a positive integer, not {parts!r}")
     if parts > 1 and isinstance(fmt, FloatFormat):
         raise ValueError(f"bf16 parts are for posit and LNS values; {fmt.name} is a float format")
     out = torch.empty(parts * x.numel(), dtype=torch.bfloat16 if parts > 1 else dtype, device=x.device)

@@ -61,6 +61,8 @@ def elementwise_fake_quantize(fmt, x: torch.Tensor, scale: torch.Tensor, dtype=t
     ``dtype`` (float32 holds every posit8/16 and lns8 value exactly); with ``rescale``, times ``scale``
     again (exact: a power of two), so that the result approximates ``x`` itself; ``parts`` > 1: as
     :func:`bf16_parts`, stacked (a ``(parts, *x.shape)`` bf16 tensor)."""
+    if not isinstance(parts, int) or parts < 1:
+        raise ValueError(f"parts must be a positive integer, not {parts!r}")
     if _use_kernels(x):
         return kernels.fake_quantize_elementwise(fmt, x, scale, dtype=dtype, rescale=rescale, parts=parts)
     y = x.float() / scale

@@ -125,6 +125,11 @@ def test_bf16_parts_hold_posit16_and_lns8_values_exactly():
         assert all(p.dtype == torch.bfloat16 for p in parts)
         assert torch.equal(sum(p.float() for p in parts), values)
         assert not torch.equal(sum(p.float() for p in bf16_parts(values, count - 1)), values)
+    from gpu_ref import quant
+
+    for parts in (0, 2.0):
+        with pytest.raises(ValueError, match="parts must be a positive integer"):
+            quant.elementwise_fake_quantize(F.get("posit16"), torch.ones(4), torch.ones(1), parts=parts)
 
 
 @pytest.mark.parametrize("precision", ["posit8", "posit16", "lns8"])
