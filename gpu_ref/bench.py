@@ -9,7 +9,9 @@ the training's weight-gradient operands are.  NVFP4 quantizers are
 timed with the tensor scale given (as torchao's ``nvfp4_quantize`` takes it)
 and, for this package, also with it computed on the device (one more pass
 over the input).  torchao's functions run under ``torch.compile``, as a user
-would run them; a torchao figure that cannot be taken says why.
+would run them; a torchao figure that cannot be taken says why.  Times are GPU times of calls queued back
+to back (:func:`gpu_ref.peaks.time_ms`); each row also gives the host's time per call (``host_us``), which
+bounds the rate of calls that are not captured in a CUDA graph.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from . import kernels, peaks
 __all__ = ["measure"]
 
 
-def _entry(ms: float, nbytes: int) -> dict:
-    return {"ms": round(ms, 5), "gbs": round(nbytes / ms / 1e6, 1)}
+def _entry(fn, nbytes: int) -> dict:
+    """GPU time (:func:`peaks.time_ms`), bandwidth and the host's time per call of ``fn``."""
+    ms = peaks.time_ms(fn)
+    return {"ms": round(ms, 5), "gbs": round(nbytes / ms / 1e6, 1), "host_us": round(peaks.host_us(fn), 1)}
 
 
 def _torchao(fmt, x: torch.Tensor, ts: torch.Tensor | None) -> dict:
-    """torchao's quantize and dequantize of ``x`` under torch.compile (ms), or the reason it could not run."""
+    """torchao's quantize and dequantize of ``x`` under torch.compile (the calls to time), or the reason they
+    could not be made."""
     out = {}
     try:
         import torchao
@@ -44,17 +49,20 @@ def _torchao(fmt, x: torch.Tensor, ts: torch.Tensor | None) -> dict:
             quantize = torch.compile(lambda t: nvfp4_tensor.nvfp4_quantize(t, 16, ts))
             made = nvfp4_tensor.NVFP4Tensor.to_nvfp4(x, 16, ts)
             dequantize = torch.compile(lambda t: t.dequantize(torch.bfloat16))
-            out["quantize_ms"] = peaks.time_ms(lambda: quantize(x))
-            out["dequantize_ms"] = peaks.time_ms(lambda: dequantize(made))
+            out["quantize"] = lambda: quantize(x)
+            out["dequantize"] = lambda: dequantize(made)
         else:
             elem = torch.float8_e4m3fn if fmt.element.name == "e4m3" else "fp4_e2m1"
             quantize = torch.compile(lambda t: mx_tensor.to_mx(t, elem, fmt.block_size))
             scale, data = mx_tensor.to_mx(x, elem, fmt.block_size)
             dequantize = torch.compile(lambda d, s: mx_tensor.to_dtype(d, s, elem, fmt.block_size, torch.bfloat16))
-            out["quantize_ms"] = peaks.time_ms(lambda: quantize(x))
-            out["dequantize_ms"] = peaks.time_ms(lambda: dequantize(data, scale))
+            out["quantize"] = lambda: quantize(x)
+            out["dequantize"] = lambda: dequantize(data, scale)
+        out["quantize"]()  # compiled here, so that a failure is reported as this row's error
+        out["dequantize"]()
     except Exception as err:  # noqa: BLE001
-        out["error"] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        reason = str(err).splitlines()[0] if str(err) else ""
+        return {"version": out["version"], "error": f"{type(err).__name__}: {reason}"}
     return out
 
 
@@ -89,35 +97,32 @@ def measure(elements: int, progress: str | None = None) -> dict:
     for fmt in formats_:  # the quantizers the issue sets targets for, then torchao's, first
         coded = n * fmt.element.width // 8 + n // fmt.block_size
         ts = scales[fmt.name]
-        add(f"{fmt.name}_quantize_bf16", _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, xb, ts=ts)),
-                                                2 * n + coded))
+        add(f"{fmt.name}_quantize_bf16", _entry(lambda: kernels.block_quantize(fmt, xb, ts=ts), 2 * n + coded))
         ao = _torchao(fmt, xb, ts)
         result.setdefault("torchao_version", ao.get("version"))
         for job, nbytes in (("quantize", 2 * n + coded), ("dequantize", coded + 2 * n)):
             key = f"{fmt.name}_{job}_bf16_torchao"
-            add(key, _entry(ao[f"{job}_ms"], nbytes) if f"{job}_ms" in ao else {"error": ao.get("error", "not measured")})
+            add(key, _entry(ao[job], nbytes) if job in ao else {"error": ao.get("error", "not measured")})
     for fmt in formats_:
         coded = n * fmt.element.width // 8 + n // fmt.block_size
         ts = scales[fmt.name]
         codes, block_scales, ts = kernels.block_quantize(fmt, xb, ts=ts)
-        add(f"{fmt.name}_dequantize_bf16", _entry(peaks.time_ms(
-            lambda: kernels.block_dequantize(fmt, codes, block_scales, ts, xb.shape[1], dtype=torch.bfloat16)),
+        add(f"{fmt.name}_dequantize_bf16", _entry(
+            lambda: kernels.block_dequantize(fmt, codes, block_scales, ts, xb.shape[1], dtype=torch.bfloat16),
             coded + 2 * n))
-        add(f"{fmt.name}_quantize_fp32", _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, x32, ts=ts)),
-                                                4 * n + coded))
+        add(f"{fmt.name}_quantize_fp32", _entry(lambda: kernels.block_quantize(fmt, x32, ts=ts), 4 * n + coded))
         if fmt.tensor_scale:
             add(f"{fmt.name}_quantize_bf16_with_tensor_scale",
-                _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, xb)), 4 * n + coded))
+                _entry(lambda: kernels.block_quantize(fmt, xb), 4 * n + coded))
         add(f"{fmt.name}_fake_quantize_bf16",
-            _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, xb, ts=ts, values=True)), 4 * n))
+            _entry(lambda: kernels.block_quantize(fmt, xb, ts=ts, values=True), 4 * n))
         add(f"{fmt.name}_fake_quantize_bf16_transposed",  # blocks along columns, as the training's wgrad operands
-            _entry(peaks.time_ms(lambda: kernels.block_quantize(fmt, xb.t(), ts=ts, values=True)), 4 * n))
+            _entry(lambda: kernels.block_quantize(fmt, xb.t(), ts=ts, values=True), 4 * n))
     for name, rounding in (("posit8", "rne"), ("lns8", "rne"), ("posit16", "rne"), ("e4m3", "rne"), ("e4m3", "sr"),
                            ("e2m1", "sr")):
         fmt = formats.get(name)
         nbytes = n * 4 + n * (1 if fmt.width <= 8 else 4)
-        add(f"encode_{name}_{rounding}_fp32",
-            _entry(peaks.time_ms(lambda: kernels.encode(fmt, x32, rounding, seed=1)), nbytes))
+        add(f"encode_{name}_{rounding}_fp32", _entry(lambda: kernels.encode(fmt, x32, rounding, seed=1), nbytes))
     return result
 
 

@@ -24,18 +24,34 @@ from hw.files import write_atomic
 
 
 def time_ms(fn, repeat: int = 20, warmup: int = 5) -> float:
-    """Median wall time of ``fn()`` on the current CUDA stream, in milliseconds."""
+    """Median GPU time of ``fn()`` on the current CUDA stream, in milliseconds: the calls are queued back to back
+    between CUDA events, with no synchronisation until the last, so that the host's time to launch them is
+    hidden wherever it is shorter than the GPU's (:func:`host_us` measures it)."""
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeat):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(repeat)]
+    torch.cuda.synchronize()
+    for start, end in events:
         start.record()
         fn()
         end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return sorted(times)[len(times) // 2]
+    torch.cuda.synchronize()
+    times = sorted(start.elapsed_time(end) for start, end in events)
+    return times[len(times) // 2]
+
+
+def host_us(fn, repeat: int = 50) -> float:
+    """Mean host time of one ``fn()`` call in microseconds (what a caller waits before its next line)."""
+    import time
+
+    fn()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    elapsed = time.perf_counter() - start
+    torch.cuda.synchronize()
+    return elapsed / repeat * 1e6
 
 
 def copy_bandwidth_gbs(nbytes: int = 1 << 30) -> float:

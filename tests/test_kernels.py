@@ -165,7 +165,8 @@ def _same_bits(a, b):
 
 
 # -- the kernels against the reference (CUDA) ------------------------------------------------------------------
-SHAPES = [(1, 1), (3, 17), (33, 100), (130, 257), (64, 512)]
+SHAPES = [(1, 1), (3, 17), (33, 100), (130, 257), (64, 512), (33, 96)]  # the last two: rows of whole blocks,
+# the bf16 fast paths (E2M1 pair kernels, fp8 dequantizer), with a last program part full in (33, 96)
 
 
 def _reference(fmt, x, rounding, two_d, rht_seed, ts=None):
@@ -204,6 +205,31 @@ def test_block_quantize_kernel_is_the_reference(name, rounding, two_d):
                     want = gblock.dequantize(fmt, gblock.unpack_nibbles(want_codes, count) if fmt.element.width <= 4
                                              else want_codes, want_scales, want_ts, two_d).float().to(out)
                     assert _same_bits(got.float(), want.float()), where
+
+
+@cuda
+@pytest.mark.parametrize("name", ["nvfp4", "mxfp4", "mxfp8_e4m3"])
+def test_block_kernels_at_the_ends_of_the_range(name):
+    """Whole tensors near the bottom of fp32/bf16 (tensor and block scales subnormal, bf16 subnormal elements
+    and bounds) and near the top, through the bf16 fast paths and the general kernel (fp32 in)."""
+    fmt = F.get(name)
+    gen = torch.Generator().manual_seed(11)
+    for power in (-131, -120, 100, 120):
+        x = (torch.randn(96, 256, generator=gen) * 2.0 ** power).to(torch.bfloat16).float()
+        want_codes, want_scales, want_ts = _reference(fmt, x, "rne", False, None)
+        if fmt.element.width <= 4:
+            want_codes = gblock.pack_nibbles(want_codes)
+        for dtype in (torch.bfloat16, torch.float32):
+            codes, scales, ts = kernels.block_quantize(fmt, x.to(dtype).cuda())
+            assert float(ts.cpu()[0]) == want_ts, (power, dtype)
+            assert torch.equal(scales.cpu().long(), want_scales), (power, dtype)
+            assert torch.equal(codes.cpu().long(), want_codes.long()), (power, dtype)
+            values, _ = kernels.block_quantize(fmt, x.to(dtype).cuda(), values=True)
+            assert _same_bits(values.cpu().float(), gblock.fake_quantize(fmt, x, None)[0].float()), (power, dtype)
+        got = kernels.block_dequantize(fmt, codes, scales, ts, 256, dtype=torch.bfloat16).cpu()
+        unpacked = gblock.unpack_nibbles(want_codes, 256) if fmt.element.width <= 4 else want_codes
+        want = gblock.dequantize(fmt, unpacked, want_scales, want_ts).float().to(torch.bfloat16)
+        assert _same_bits(got.float(), want.float()), power
 
 
 @cuda
