@@ -10,6 +10,9 @@ synchronisation:
   and scales (4-bit codes packed two per byte) or, for training, the
   dequantized ``element * block scale`` values in bf16/fp32;
 * block dequantize;
+* for bf16 tensors of whole blocks, E2M1 (NVFP4, MXFP4) quantize and dequantize on int32 words of two
+  elements (:func:`_e2m1_bf16_quant_kernel`, :func:`_e2m1_bf16_dequant_kernel`), and MX fp8 dequantize
+  on pairs of code words (:func:`_fp8_bf16_dequant_kernel`): the same results, at the copy bandwidth;
 * the tensor amax and NVFP4's fp32 tensor scale, on the device;
 * elementwise encode of minifloats (RNE or stochastic), of posits and LNS
   (binary search in fp32 thresholds), decode through a code -> value table.
@@ -30,8 +33,9 @@ How each stays exact:
   underflows to a signed zero (IEEE 754).  No float64 outside stochastic rounding.
 * E2M1 elements (RNE): a binary search of ``|x|`` among the seven midpoints
   ``m * s * ts``, each rounded to fp32 (down, or up and one step down where the
-  tie rounds up) exactly by the same fma sign test.  Stochastic rounding
-  divides in float64 as the reference does (IEEE division on both sides).
+  tie rounds up) exactly by the same fma sign test.  The pair kernels compare bf16 inputs with those
+  bounds truncated to bf16: for bf16 ``a``, ``a > u`` exactly when ``a > trunc(u)``.  Stochastic
+  rounding divides in float64 as the reference does (IEEE division on both sides).
 * Dequantize: ``element * scale`` is exact in fp32 for float scales (or rounds
   once for E8M0 ones), and the tensor scale multiplies it after: one rounding
   of the exact product, as the reference's float64 product rounded to fp32.
@@ -972,10 +976,10 @@ def _pair_warps(blocks: int) -> int:
 def _pairs_path(fmt: BlockFormat, m: torch.Tensor, rounding: str, two_d: bool, rht_seed, values: bool,
                 dtype) -> bool:
     """Whether :func:`block_quantize` of the matrix ``m`` takes the E2M1 pair kernel: bf16 in (and out), RNE,
-    1-D blocks without the Hadamard transform, contiguous rows of whole blocks."""
+    1-D blocks without the Hadamard transform, contiguous rows of whole blocks that start on a word."""
     return (fmt.element.name == "e2m1" and m.dtype == torch.bfloat16 and rounding == "rne" and not two_d
             and rht_seed is None and m.is_contiguous() and m.shape[1] % fmt.block_size == 0
-            and (not values or dtype == torch.bfloat16))
+            and m.storage_offset() % 2 == 0 and (not values or dtype == torch.bfloat16))
 
 
 @functools.lru_cache(maxsize=None)
@@ -1135,7 +1139,7 @@ def block_dequantize(fmt: BlockFormat, codes: torch.Tensor, scales: torch.Tensor
             num_warps=_pair_warps(nbt))
         return out
     if (constants["FP8"] and constants["POW2"] and dtype == torch.bfloat16 and not two_d and fmt.block_size == 32
-            and count % 32 == 0 and codes.shape[1] == count):
+            and count % 32 == 0 and codes.shape[1] == count and codes.storage_offset() % 4 == 0):
         words = M * count // 4
         _fp8_bf16_dequant_kernel[(_cdiv(words, 2 * _FP8_PAIRS),)](
             codes.view(torch.int32), scales, out.view(torch.int32), words, NP=_FP8_PAIRS, FP8=constants["FP8"],

@@ -233,6 +233,23 @@ def test_block_kernels_at_the_ends_of_the_range(name):
 
 
 @cuda
+@pytest.mark.parametrize("name", ["nvfp4", "mxfp8_e4m3"])
+def test_fast_paths_take_views_that_do_not_start_on_a_word(name):
+    """Contiguous views starting one element (one code byte) into their storage: no int32 view of them
+    exists, so the general kernels take them, with the same results."""
+    fmt = F.get(name)
+    x = adversarial((32, 256), fmt, 21).to(torch.bfloat16)
+    shifted = torch.cat([torch.zeros(1, dtype=torch.bfloat16), x.flatten()]).cuda()[1:].view(32, 256)
+    assert shifted.storage_offset() == 1
+    want = kernels.block_quantize(fmt, x.cuda())
+    got = kernels.block_quantize(fmt, shifted)
+    assert all(torch.equal(a, b) for a, b in zip(got, want))
+    codes = torch.cat([torch.zeros(1, dtype=torch.uint8, device="cuda"), want[0].flatten()])[1:].view(want[0].shape)
+    assert _same_bits(kernels.block_dequantize(fmt, codes, want[1], want[2], 256, dtype=torch.bfloat16).float(),
+                      kernels.block_dequantize(fmt, want[0], want[1], want[2], 256, dtype=torch.bfloat16).float())
+
+
+@cuda
 def test_nvfp4_ties_and_fused_hadamard():
     fmt = F.get("nvfp4")
     # ts = 1 exactly (amax 2688), block scale s exactly (block amax 6 s), elements on the midpoints t * s: ties
