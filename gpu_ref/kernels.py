@@ -395,8 +395,9 @@ if triton is not None:
     def _load_blocks(ptr, stride_m, stride_k, rows, blocks, M, K, other, R: tl.constexpr, NB: tl.constexpr,
                    BS: tl.constexpr, SPREAD: tl.constexpr):
         """The [R, NB, BS // 8, 8] tile of rows ``rows`` and blocks ``blocks``.  ``SPREAD``: loaded as
-        [R, NB, BS] (a block's elements across threads, each warp reading contiguous memory: cheap per-block
-        work, as MX's E8M0 scales) and viewed as groups; otherwise loaded with the groups in one thread."""
+        [BS // 8, R, NB, 8] and permuted (a block's groups of 8 across threads, each warp reading contiguous
+        memory, 8 elements a thread, as the stores write them: for cheap per-block work, as MX's E8M0
+        scales); otherwise loaded with the groups in one thread."""
         if SPREAD:  # loaded as [G, R, NB, 8]: Triton's layout puts the groups across threads first
             cols = tl.arange(0, BS // 8)[:, None, None, None] * 8 + blocks[None, None, :, None] * BS + \
                 tl.arange(0, 8)[None, None, None, :]
@@ -920,10 +921,12 @@ _FP8 = {"e4m3": 1, "e5m2": 2}  # the float formats the hardware converter rounds
 
 
 def _cdiv(a: int, b: int) -> int:
+    """``ceil(a / b)`` in Python (``triton.cdiv`` goes through the JIT's call path: microseconds a launch)."""
     return -(-a // b)
 
 
 def _next_power_of_2(n: int) -> int:
+    """The least power of two >= ``n`` (1 for ``n`` <= 1), as ``triton.next_power_of_2`` without its JIT call."""
     return 1 << max(0, n - 1).bit_length()
 
 
