@@ -1,9 +1,9 @@
 """Tile size and warps of the block quantize/dequantize kernels against the copy bandwidth (CUDA; an experiment).
 
 ``python benchmarks/tune_block_tiles.py [--json FILE]``: MXFP8 (general kernel: every elements-per-program x
-warps pair; its fp8 dequantizer: code-word pairs per program, one per thread) and NVFP4 / MXFP4 (the E2M1
-pair kernels: elements per program, one block per thread), bf16 in, 2**28 elements; prints GB/s and the
-share of the copy bandwidth measured in the same run.  The defaults in :mod:`gpu_ref.kernels` came from it.
+warps pair; its fp8 dequantizer: blocks per program, half of each, 16 elements a thread) and NVFP4 /
+MXFP4 (the E2M1 pair kernels: elements per program, one block per thread), bf16 in, 2**28 elements;
+prints GB/s and the share of the copy bandwidth measured in the same run.  The defaults in :mod:`gpu_ref.kernels` came from it.
 It varies the kernels' private tile settings, which is why it is an experiment and not part of the package.
 """
 
@@ -43,17 +43,17 @@ def main(argv=None) -> int:
         rows.append(row)
         print(row, flush=True)
 
-    tile, pair_elements, fp8_pairs = kernels._tile_shape, kernels._PAIR_ELEMENTS, kernels._FP8_PAIRS
+    tile, pair_elements, fp8_blocks = kernels._tile_shape, kernels._PAIR_ELEMENTS, kernels._FP8_DEQUANT_BLOCKS
     fmt = formats.get("mxfp8_e4m3")
     for elements in (2048, 4096, 8192, 16384):
         for warps in (4, 8, 16):
             kernels._tile_shape = lambda f, two_d, k, e=None, _n=elements, _w=warps: tile(f, two_d, k, _n)[:2] + (_w,)
             measure(fmt, {"elements": elements, "warps": warps})
     kernels._tile_shape = tile
-    for pairs in (64, 128, 256, 512):
-        kernels._FP8_PAIRS = pairs
-        measure(fmt, {"dequantize_pairs": pairs})
-    kernels._FP8_PAIRS = fp8_pairs
+    for blocks in (128, 256, 512):
+        kernels._FP8_DEQUANT_BLOCKS = blocks
+        measure(fmt, {"dequantize_blocks": blocks})
+    kernels._FP8_DEQUANT_BLOCKS = fp8_blocks
     for name in ("nvfp4", "mxfp4"):
         fmt = formats.get(name)
         ts = kernels.tensor_scale(fmt, x) if fmt.tensor_scale else None
