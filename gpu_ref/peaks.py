@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 import torch
 
@@ -42,8 +43,6 @@ def time_ms(fn, repeat: int = 20, warmup: int = 5) -> float:
 
 def host_us(fn, repeat: int = 50) -> float:
     """Mean host time of one ``fn()`` call in microseconds (what a caller waits before its next line)."""
-    import time
-
     fn()
     torch.cuda.synchronize()
     start = time.perf_counter()
