@@ -294,14 +294,6 @@ if triton is not None:
         return sig.to(tl.float32) * _pow2_f32(exp)
 
     @triton.jit
-    def _scale_value(scale, POW2: tl.constexpr, S_EMIN: tl.constexpr, S_MAN: tl.constexpr, S_NAN: tl.constexpr):
-        """fp32 value of block scale codes (exact), NaN for the NaN code: E8M0 ``2**(scale - 127)`` (``POW2``;
-        2**-127 a subnormal), else the float scale format's magnitude (its sign bit ignored)."""
-        if POW2:
-            return tl.where(scale == 255, float("nan"), _f32(tl.where(scale > 0, scale << 23, 0x400000)))
-        return tl.where((scale & 127) == S_NAN, float("nan"), _magnitude_value(scale & 127, S_EMIN, S_MAN))
-
-    @triton.jit
     def _float_scale(amax, ts, CEIL: tl.constexpr, E: tl.constexpr, S_EMIN: tl.constexpr, S_MAN: tl.constexpr,
                      S_MAX_CODE: tl.constexpr, S_MAX: tl.constexpr):
         """Code of the float block scale of fp32 ``amax`` (finite, >= 0): ``amax / (E * ts)`` rounded to nearest
@@ -339,7 +331,7 @@ if triton is not None:
                      ELEM_MAX_SIG: tl.constexpr, ELEM_MAX: tl.constexpr, S_EMIN: tl.constexpr, S_MAN: tl.constexpr,
                      S_MAX_CODE: tl.constexpr, S_MAX: tl.constexpr, S_NAN: tl.constexpr):
         """``(scale code, scale value s, e (POW2 only), ts, zero_scale)`` of blocks whose largest magnitude has the
-        fp32 bits ``mag`` (NaN/Inf: the NaN scale; ``s`` NaN for it with E8M0).  ``POW2``: E8M0, ``s = 2**e`` with ``e = floor(log2 amax) -
+        fp32 bits ``mag`` (NaN/Inf: the NaN scale).  ``POW2``: E8M0, ``s = 2**e`` with ``e = floor(log2 amax) -
         element emax`` (+1 for ceil when amax exceeds the element maximum times 2**e), ``ts`` 1; otherwise the
         float scale of ``amax / (ELEM_MAX * ts)`` (:func:`_float_scale`), ``ts`` the fp32 tensor scale."""
         special = mag >= 0x7F800000
@@ -354,7 +346,8 @@ if triton is not None:
             scale = tl.where(mag == 0, 0, scale)
             scale = tl.where(special, 255, scale)
             e = tl.minimum(scale - 127, 127)
-            return scale, _scale_value(scale, True, 0, 0, 255), e, 1.0, special & ~special
+            s = _f32(tl.where(scale > 0, scale << 23, 0x400000))  # 2**e, exact (2**-127 a subnormal)
+            return scale, s, e, 1.0, special & ~special
         ts = tl.load(ts_ptr)
         scale = _float_scale(tl.where(special, 0.0, amax), ts, CEIL, ELEM_MAX, S_EMIN, S_MAN, S_MAX_CODE, S_MAX)
         s = _magnitude_value(scale, S_EMIN, S_MAN)
@@ -567,7 +560,11 @@ if triton is not None:
             (blocks[None, :] < (K + BS - 1) // BS)
         scale = tl.load(scale_ptr + srows[:, None].to(tl.int64) * scale_stride + blocks[None, :], mask=smask,
                         other=0).to(tl.int32)
-        s = _scale_value(scale, POW2, S_EMIN, S_MAN, S_NAN)
+        if POW2:
+            s = _f32(tl.where(scale > 0, scale << 23, 0x400000))
+            s = tl.where(scale == 255, float("nan"), s)
+        else:
+            s = tl.where((scale & 127) == S_NAN, float("nan"), _magnitude_value(scale & 127, S_EMIN, S_MAN))
         value = _element_value(code, FP8, E2M1, EMIN, MAN, WIDTH) * _e(s)
         if not POW2:
             value = value * tl.load(ts_ptr)
@@ -715,9 +712,14 @@ if triton is not None:
         live = _per_word(blocks < count)
         byte = tl.load(code_ptr + words, mask=live, other=0).to(tl.int32)
         scale = tl.load(scale_ptr + blocks, mask=blocks < count, other=0).to(tl.int32)
-        s = _scale_value(scale, POW2, S_EMIN, S_MAN, S_NAN)
-        special = s != s
-        ts = 1.0 if POW2 else tl.load(ts_ptr)
+        if POW2:
+            s = _f32(tl.where(scale > 0, scale << 23, 0x400000))
+            special = scale == 255
+            ts = 1.0
+        else:
+            s = _magnitude_value(scale & 127, S_EMIN, S_MAN)
+            special = (scale & 127) == S_NAN
+            ts = tl.load(ts_ptr)
         low0, low1, high0, high1 = _e2m1_table(s, ts, special, not POW2)
         value = _e2m1_lookup(byte, _per_word(low0), _per_word(low1), _per_word(high0), _per_word(high1),
                              _per_word(tl.where(special, 0, -2147450880)))  # 0x80008000
@@ -735,7 +737,8 @@ if triton is not None:
         live = b < blocks
         code = tl.load(code_ptr + b * 32 + j, mask=live, other=0, eviction_policy="evict_last")
         scale = tl.load(scale_ptr + b, mask=live, other=0, eviction_policy="evict_last").to(tl.int32)
-        s = _scale_value(scale, True, 0, 0, 255)
+        s = _f32(tl.where(scale > 0, scale << 23, 0x400000))
+        s = tl.where(scale == 255, float("nan"), s)
         tl.store(out_ptr + b * 32 + j, (_fp8_value(code, FP8) * s).to(tl.bfloat16), mask=live)
 
     @triton.jit
