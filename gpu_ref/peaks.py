@@ -28,6 +28,8 @@ def time_ms(fn, repeat: int = 20, warmup: int = 5) -> float:
     """Median GPU time of ``fn()`` on the current CUDA stream, in milliseconds: the calls are queued back to back
     between CUDA events, with no synchronisation until the last, so that the host's time to launch them is
     hidden wherever it is shorter than the GPU's (:func:`host_us` measures it)."""
+    _check_count("repeat", repeat, 1)
+    _check_count("warmup", warmup, 0)
     for _ in range(warmup):
         fn()
     events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(repeat)]
@@ -43,6 +45,7 @@ def time_ms(fn, repeat: int = 20, warmup: int = 5) -> float:
 
 def host_us(fn, repeat: int = 50) -> float:
     """Mean host time of one ``fn()`` call in microseconds (what a caller waits before its next line)."""
+    _check_count("repeat", repeat, 1)
     fn()
     torch.cuda.synchronize()
     start = time.perf_counter()
@@ -51,6 +54,11 @@ def host_us(fn, repeat: int = 50) -> float:
     elapsed = time.perf_counter() - start
     torch.cuda.synchronize()
     return elapsed / repeat * 1e6
+
+
+def _check_count(name: str, value, least: int):
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise ValueError(f"{name} must be an integer >= {least}, not {value!r}")
 
 
 def copy_bandwidth_gbs(nbytes: int = 1 << 30) -> float:

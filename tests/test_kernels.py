@@ -362,6 +362,16 @@ def test_bad_rounding_and_engine_values_are_refused():
         layers.fp8_engine = previous
 
 
+def test_timers_refuse_counts_that_time_nothing():
+    from gpu_ref import peaks
+
+    for call, match in ((lambda: peaks.time_ms(lambda: None, repeat=0), "repeat must be an integer >= 1"),
+                        (lambda: peaks.time_ms(lambda: None, warmup=-1), "warmup must be an integer >= 0"),
+                        (lambda: peaks.host_us(lambda: None, repeat=2.5), "repeat must be an integer >= 1")):
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
 def test_kernel_entry_points_refuse_bad_arguments_before_launching():
     fmt = F.get("nvfp4")
     with pytest.raises(ValueError, match="2-D blocks need a matrix"):
